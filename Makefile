@@ -1,0 +1,23 @@
+# The README's two commands are `make demo` and `make test`; both install or start what they need.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: help demo test lint fmt
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+demo: ## Run the demo on a throwaway Postgres (or ETL_SOURCE_URL) and print a report
+	@scripts/ensure-tools.sh postgres
+	$(CARGO) run --quiet --locked -p etl -- demo
+
+test: ## Run the full test suite (real Postgres, real moto_server)
+	@scripts/ensure-tools.sh postgres moto
+	$(CARGO) test --workspace --locked
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all

@@ -1,0 +1,97 @@
+//! The `etl` command line. Every command reads the same `ETL_*` configuration as the Lambdas.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "etl",
+    version,
+    about = "Run the totesys pipeline locally and operate it: seed, simulate, run, status, replay.",
+    long_about = "Run the totesys OLTP -> Parquet -> warehouse pipeline locally and operate it.\n\n\
+Configuration comes from ETL_* environment variables (see the README's configuration table).",
+    after_help = "Example:\n  export ETL_SOURCE_URL=postgres://postgres@localhost:5432/totesys\n  etl seed --scale 10000\n  etl simulate --duration 30s --rate 20"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a deterministic synthetic totesys history into the source database (ETL_SOURCE_URL).
+    #[command(
+        after_help = "Example:\n  ETL_SOURCE_URL=postgres://postgres@localhost/totesys etl seed --scale 100000 --seed 42"
+    )]
+    Seed(SeedArgs),
+    /// Write live business activity into the source database, as the application would.
+    #[command(
+        after_help = "Example:\n  etl simulate --duration 60s --rate 50 --order-edit-rate 0.1 --long-tx-rate 0.05 --long-tx-hold 5s"
+    )]
+    Simulate(SimulateArgs),
+    /// Run a demonstration on a throwaway Postgres (or ETL_SOURCE_URL) and print a report.
+    #[command(after_help = "Example:\n  etl demo --scale 20000")]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Sales orders in the seeded history.
+    #[arg(long, default_value_t = 20_000)]
+    pub scale: u64,
+    /// Live operations simulated after the seed.
+    #[arg(long, default_value_t = 300)]
+    pub operations: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Number of sales orders; ~0.42x purchase orders and one transaction and payment per order follow.
+    #[arg(long, default_value_t = 10_000)]
+    pub scale: u64,
+    /// Seed of the random generator: the same seed and --end give identical data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The history ends before this date (YYYY-MM-DD, UTC). Default: today.
+    #[arg(long)]
+    pub end: Option<NaiveDate>,
+    /// Replace the data of a source that is not empty.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Stop after this long (e.g. 30s, 5m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many operations.
+    #[arg(long)]
+    pub operations: Option<u64>,
+    /// Operations per second (0: as fast as the database allows).
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// Share of operations that settle a few unpaid payments.
+    #[arg(long, default_value_t = 0.2)]
+    pub settle_rate: f64,
+    /// Share of operations that edit an order (and re-price its payment).
+    #[arg(long, default_value_t = 0.05)]
+    pub order_edit_rate: f64,
+    /// Share of operations that edit an address or a department.
+    #[arg(long, default_value_t = 0.02)]
+    pub dimension_edit_rate: f64,
+    /// Share of new orders written by a long-running transaction.
+    #[arg(long, default_value_t = 0.0)]
+    pub long_tx_rate: f64,
+    /// How long a long-running transaction stays open before it commits.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub long_tx_hold: Duration,
+    /// Seed of the random choices (timestamps are always the database's now()).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,188 @@
+//! The `etl` commands: each reads configuration, calls a library, and prints a short report.
+
+use anyhow::{Context, bail};
+use etl_shared::Config;
+use etl_shared::config::DatabaseLocator;
+
+use crate::args::{Command, DemoArgs, SeedArgs, SimulateArgs};
+use crate::pgcluster::Cluster;
+use crate::seed::{self, SeedOptions, generate::SeedSpec};
+use crate::simulate::{self, SimulateOptions};
+
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match command {
+        Command::Seed(args) => seed_command(&config, args).await,
+        Command::Simulate(args) => simulate_command(&config, args).await,
+        Command::Demo(args) => demo_command(&config, args).await,
+    }
+}
+
+/// The source URL; Secrets Manager credentials are only resolved by the Lambdas.
+fn source_url(config: &Config) -> anyhow::Result<&str> {
+    match config.source()? {
+        DatabaseLocator::Url(url) => Ok(url),
+        DatabaseLocator::SecretArn(_) => bail!(
+            "ETL_SOURCE_SECRET_ARN is set but the local tool needs ETL_SOURCE_URL: set the URL instead"
+        ),
+    }
+}
+
+async fn seed_command(config: &Config, args: SeedArgs) -> anyhow::Result<()> {
+    let url = source_url(config)?;
+    let mut client =
+        etl_shared::db::connect("source", url, "etl-seed", config.connect_timeout).await?;
+    let spec = SeedSpec {
+        scale: args.scale,
+        seed: args.seed,
+        end: args.end.unwrap_or_else(seed::default_end),
+    };
+    tracing::info!(
+        scale = spec.scale,
+        seed = spec.seed,
+        from = %spec.start(),
+        until = %spec.end,
+        "seeding the source"
+    );
+    let report = seed::seed(
+        &mut client,
+        SeedOptions {
+            spec,
+            force: args.force,
+        },
+        |table, rows, took| {
+            tracing::info!(table, rows, secs = took.as_secs_f64(), "table seeded");
+        },
+    )
+    .await
+    .context("etl seed failed")?;
+    let total = report.total_rows();
+    let secs = report.elapsed.as_secs_f64();
+    println!("{:<16} {:>12}", "table", "rows");
+    for (table, rows) in &report.rows {
+        println!("{table:<16} {rows:>12}");
+    }
+    println!(
+        "seeded {total} rows in {secs:.1}s ({:.0} rows/s)",
+        total as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+async fn simulate_command(config: &Config, args: SimulateArgs) -> anyhow::Result<()> {
+    let url = source_url(config)?;
+    let options = SimulateOptions {
+        duration: args.duration,
+        operations: args.operations,
+        ops_per_sec: args.rate,
+        settle_rate: args.settle_rate,
+        order_edit_rate: args.order_edit_rate,
+        dimension_edit_rate: args.dimension_edit_rate,
+        long_tx_rate: args.long_tx_rate,
+        long_tx_hold: args.long_tx_hold,
+        seed: args.seed,
+    };
+    let options = if options.duration.is_none() && options.operations.is_none() {
+        SimulateOptions {
+            duration: Some(std::time::Duration::from_secs(10)),
+            ..options
+        }
+    } else {
+        options
+    };
+    let report = simulate::simulate(url, config.connect_timeout, &options)
+        .await
+        .context("etl simulate failed")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("{:<16} {:>8}", "operation", "count");
+    for (op, n) in &report.operations {
+        println!(
+            "{:<16} {n:>8}",
+            serde_json::to_value(op)?.as_str().unwrap_or("?")
+        );
+    }
+    println!("{:<16} {:>8}", "table", "rows");
+    for (table, ids) in &report.rows {
+        println!("{table:<16} {:>8}", ids.len());
+    }
+    println!(
+        "{} operations wrote {} distinct rows in {:.1}s",
+        report.total_operations(),
+        report.distinct_rows(),
+        report.elapsed_secs
+    );
+    Ok(())
+}
+
+/// The demo: everything on a throwaway cluster unless ETL_SOURCE_URL names a database. Ctrl-C
+/// stops it cleanly, so the cluster is always removed.
+async fn demo_command(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
+    tokio::select! {
+        result = demo(config, args) => result,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+    }
+}
+
+async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let (cluster, url) = match &config.source {
+        Some(_) => (None, source_url(config)?.to_owned()),
+        None => {
+            tracing::info!("ETL_SOURCE_URL is not set: starting a throwaway Postgres");
+            let cluster = tokio::task::spawn_blocking(|| Cluster::start("etl-demo-pg-")).await??;
+            let admin = etl_shared::db::connect(
+                "source",
+                &cluster.url("postgres"),
+                "etl-demo",
+                config.connect_timeout,
+            )
+            .await?;
+            admin.batch_execute("CREATE DATABASE totesys").await?;
+            let url = cluster.url("totesys");
+            (Some(cluster), url)
+        }
+    };
+    let mut client =
+        etl_shared::db::connect("source", &url, "etl-demo", config.connect_timeout).await?;
+    let spec = SeedSpec {
+        scale: args.scale,
+        seed: 1,
+        end: seed::default_end(),
+    };
+    let seeded = seed::seed(
+        &mut client,
+        SeedOptions { spec, force: false },
+        |table, rows, _| {
+            tracing::info!(table, rows, "seeded");
+        },
+    )
+    .await
+    .context("seeding the demo source")?;
+    let options = SimulateOptions {
+        operations: Some(args.operations),
+        ..SimulateOptions::default()
+    };
+    let live = simulate::simulate(&url, config.connect_timeout, &options).await?;
+
+    println!("totesys demo source: {}", etl_shared::db::redact_url(&url));
+    println!("{:<16} {:>10} {:>10}", "table", "seeded", "live");
+    for (table, rows) in &seeded.rows {
+        let changed = live.rows.get(table).map_or(0, |ids| ids.len());
+        println!("{table:<16} {rows:>10} {changed:>10}");
+    }
+    println!(
+        "seeded {} rows and simulated {} live operations in {:.1}s",
+        seeded.total_rows(),
+        live.total_operations(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("(the extract, transform and load stages are not built yet: see the open issues)");
+    if let Some(cluster) = cluster {
+        drop(client);
+        tokio::task::spawn_blocking(move || cluster.stop()).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The `etl` tool as a library, so integration tests and benchmarks drive exactly the code the
+//! command line runs.
+
+pub mod args;
+pub mod commands;
+pub mod pgcluster;
+pub mod seed;
+pub mod simulate;
+pub mod telemetry;

@@ -1,0 +1,21 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use etl_cli::args::Cli;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    etl_cli::telemetry::init();
+    match etl_cli::commands::run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One clear line first, the cause chain after it.
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Makes sure what a make target needs is here, installing it when it can (pip packages,
+# Debian's postgresql), or fails with one line saying what is missing.
+# Usage: scripts/ensure-tools.sh [postgres] [moto]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "missing: $*" >&2; exit 1; }
+
+have_initdb() {
+  command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+pip_install() {
+  local py
+  py=$(command -v python3 || command -v python || true)
+  [ -n "$py" ] || fail "python3 with pip, needed to install $* (apt-get install python3-pip)"
+  "$py" -m pip install --quiet --disable-pip-version-check "$@" >&2 \
+    || fail "could not pip install $* (is PyPI reachable?)"
+  hash -r
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash >/dev/null 2>&1 || true
+}
+
+command -v cargo >/dev/null 2>&1 || fail "cargo: install the Rust toolchain (rustup, Rust >= 1.95)"
+
+for need in "$@"; do
+  case "$need" in
+    postgres)
+      if [ -z "${ETL_TEST_DATABASE_URL:-}" ] && ! have_initdb; then
+        if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+          echo "installing PostgreSQL server binaries (apt-get install postgresql)" >&2
+          apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2 \
+            || fail "PostgreSQL: apt-get install postgresql failed"
+        fi
+        have_initdb || fail "PostgreSQL server binaries (initdb): install postgresql, or set ETL_TEST_DATABASE_URL to an existing server"
+      fi
+      ;;
+    moto)
+      if ! command -v moto_server >/dev/null 2>&1; then
+        echo "installing moto_server (pip install -r requirements-dev.txt)" >&2
+        pip_install -r requirements-dev.txt
+        command -v moto_server >/dev/null 2>&1 || fail "moto_server is not on PATH after pip install 'moto[server]'"
+      fi
+      ;;
+    *) fail "unknown tool '$need' (scripts/ensure-tools.sh)" ;;
+  esac
+done

@@ -1,0 +1,110 @@
+//! The error taxonomy shared by every stage.
+//!
+//! Errors are sorted into [`ErrorKind::Retryable`] (the same input may succeed later: network,
+//! throttling, a lost connection) and [`ErrorKind::Permanent`] (retrying cannot help: bad input,
+//! schema drift, wrong configuration). The Lambda edge and the local runner use the kind to decide
+//! between retrying and quarantining.
+
+use thiserror::Error;
+
+/// Whether retrying the same work can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Retryable,
+    Permanent,
+}
+
+/// Implemented by every stage error so callers can classify failures without matching on them.
+pub trait Classify {
+    fn kind(&self) -> ErrorKind;
+}
+
+/// A configuration value is missing or unusable.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{var} is not set: set it to {hint}")]
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
+    #[error("{var}={value:?} is invalid: {reason}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{first} and {second} are both set: set only one of them")]
+    Conflict {
+        first: &'static str,
+        second: &'static str,
+    },
+}
+
+impl Classify for ConfigError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Permanent
+    }
+}
+
+/// A database could not be reached or used.
+#[derive(Debug, Error)]
+pub enum DbError {
+    #[error("{role} database URL {url} is invalid: {source}")]
+    BadUrl {
+        role: &'static str,
+        url: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error(
+        "cannot connect to the {role} database at {url} within {timeout_secs}s: {source} \
+         (is the server running and the URL right?)"
+    )]
+    Connect {
+        role: &'static str,
+        url: String,
+        timeout_secs: u64,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+}
+
+impl Classify for DbError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DbError::BadUrl { .. } => ErrorKind::Permanent,
+            DbError::Connect { .. } => ErrorKind::Retryable,
+        }
+    }
+}
+
+/// Classifies a Postgres error: lost connections, timeouts, serialization failures and server
+/// shutdowns are retryable; everything else (constraint, syntax, data errors) is permanent.
+pub fn postgres_error_kind(err: &tokio_postgres::Error) -> ErrorKind {
+    use tokio_postgres::error::SqlState;
+    if err.is_closed() {
+        return ErrorKind::Retryable;
+    }
+    match err.code() {
+        None => ErrorKind::Retryable,
+        Some(code) => {
+            let retryable = [
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::CONNECTION_FAILURE,
+                SqlState::CONNECTION_EXCEPTION,
+                SqlState::TOO_MANY_CONNECTIONS,
+                SqlState::QUERY_CANCELED,
+                SqlState::LOCK_NOT_AVAILABLE,
+            ];
+            if retryable.contains(code) {
+                ErrorKind::Retryable
+            } else {
+                ErrorKind::Permanent
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! `etl-shared`: the contracts every stage of the totesys pipeline agrees on.
+//!
+//! Stages depend on this crate and on nothing of each other, so the extract, transform and load
+//! Lambdas stay independently deployable while sharing one definition of the source catalog,
+//! the configuration variables and the error taxonomy.
+
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod error;
+
+pub use config::Config;
+pub use error::{Classify, ConfigError, DbError, ErrorKind};

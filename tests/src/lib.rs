@@ -1,0 +1,10 @@
+//! The test harness of the workspace: a real Postgres (a given server or a throwaway cluster),
+//! a database of its own for each test, and a real AWS API server (`moto_server`).
+//!
+//! Every crate's integration tests use these rather than mocks of our own boundaries.
+
+pub mod moto;
+pub mod postgres;
+
+pub use moto::Moto;
+pub use postgres::{TestDatabase, server};

@@ -1,0 +1,80 @@
+//! A real AWS API server for tests: `moto_server` (PyPI `moto[server]`) on a free loopback port.
+//!
+//! It speaks S3 (with conditional writes and bucket notifications to SQS), SNS, SQS, Scheduler,
+//! Secrets Manager and IAM, so the AWS adapters are tested against real HTTP and real SDK
+//! serialisation rather than a mock of our own making.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `moto_server`, killed when dropped.
+#[derive(Debug)]
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    /// Starts `moto_server` and waits until it answers HTTP.
+    ///
+    /// Panics, saying how to install it, when `moto_server` is not installed: an AWS test must
+    /// fail loudly rather than skip.
+    pub fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free loopback port for moto_server: {e}"));
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto_server ({e}): install it with `pip install 'moto[server]'` \
+                     (make test does this for you)"
+                )
+            });
+        let mut moto = Moto { child, port };
+        moto.wait_ready(Duration::from_secs(30));
+        moto
+    }
+
+    /// The endpoint to give the AWS SDK (`AWS_ENDPOINT_URL`).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Polls the server's readiness: a readiness check, not a sleep standing in for one.
+    fn wait_ready(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut err) = self.child.stderr.take() {
+                    let _ = err.read_to_string(&mut stderr);
+                }
+                panic!("moto_server exited at start ({status}): {stderr}");
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on port {} within {limit:?}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
