@@ -31,6 +31,11 @@ pub enum Command {
         after_help = "Example:\n  etl simulate --duration 60s --rate 50 --order-edit-rate 0.1 --long-tx-rate 0.05 --long-tx-hold 5s"
     )]
     Simulate(SimulateArgs),
+    /// Run pipeline stages locally (ETL_SOURCE_URL, ETL_LANDING, ...).
+    #[command(
+        after_help = "Example:\n  ETL_SOURCE_URL=postgres://postgres@localhost/totesys ETL_LANDING=./landing etl run --stage extract"
+    )]
+    Run(RunArgs),
     /// Run a demonstration on a throwaway Postgres (or ETL_SOURCE_URL) and print a report.
     #[command(after_help = "Example:\n  etl demo --scale 20000")]
     Demo(DemoArgs),
@@ -44,6 +49,20 @@ pub struct DemoArgs {
     /// Live operations simulated after the seed.
     #[arg(long, default_value_t = 300)]
     pub operations: u64,
+}
+
+/// A pipeline stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StageArg {
+    /// Land rows changed since the watermark as NDJSON parts and a manifest.
+    Extract,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Which stage to run.
+    #[arg(long, value_enum, default_value = "extract")]
+    pub stage: StageArg,
 }
 
 #[derive(Debug, Args)]

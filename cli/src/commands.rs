@@ -2,9 +2,12 @@
 
 use anyhow::{Context, bail};
 use etl_shared::Config;
-use etl_shared::config::DatabaseLocator;
+use etl_shared::catalog::SOURCE_TABLES;
+use etl_shared::config::{DatabaseLocator, LANDING, StoreLocation};
+use etl_shared::store::{LocalStore, ObjectStore};
+use extract::{ExtractOptions, Stop};
 
-use crate::args::{Command, DemoArgs, SeedArgs, SimulateArgs};
+use crate::args::{Command, DemoArgs, RunArgs, SeedArgs, SimulateArgs, StageArg};
 use crate::pgcluster::Cluster;
 use crate::seed::{self, SeedOptions, generate::SeedSpec};
 use crate::simulate::{self, SimulateOptions};
@@ -14,6 +17,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Seed(args) => seed_command(&config, args).await,
         Command::Simulate(args) => simulate_command(&config, args).await,
+        Command::Run(args) => run_command(&config, args).await,
         Command::Demo(args) => demo_command(&config, args).await,
     }
 }
@@ -26,6 +30,77 @@ fn source_url(config: &Config) -> anyhow::Result<&str> {
             "ETL_SOURCE_SECRET_ARN is set but the local tool needs ETL_SOURCE_URL: set the URL instead"
         ),
     }
+}
+
+/// Where local runs keep a stage's objects when no location is configured.
+const DEFAULT_LANDING: &str = ".etl/landing";
+
+/// The store at `location`, or the local default.
+fn open_store(
+    location: Option<&StoreLocation>,
+    var: &str,
+    default: &str,
+) -> anyhow::Result<Box<dyn ObjectStore>> {
+    match location {
+        None => Ok(Box::new(LocalStore::new(default)?)),
+        Some(StoreLocation::Local(path)) => Ok(Box::new(LocalStore::new(path.clone())?)),
+        Some(StoreLocation::S3 { .. }) => bail!(
+            "{var} names an S3 location, which the local tool cannot use yet: give a directory"
+        ),
+    }
+}
+
+async fn run_command(config: &Config, args: RunArgs) -> anyhow::Result<()> {
+    match args.stage {
+        StageArg::Extract => {
+            let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
+            extract_once(config, landing.as_ref()).await
+        }
+    }
+}
+
+/// One extract invocation, with a line per committed run.
+async fn extract_once(config: &Config, landing: &dyn ObjectStore) -> anyhow::Result<()> {
+    let url = source_url(config)?;
+    let mut client =
+        etl_shared::db::connect("source", url, "etl-extract", config.connect_timeout).await?;
+    let options = ExtractOptions {
+        row_budget: config.row_budget,
+        lookback: config.lookback,
+        ..ExtractOptions::new(&SOURCE_TABLES)
+    };
+    let outcome = extract::extract(&mut client, landing, &options)
+        .await
+        .context("extract failed")?;
+    for run in &outcome.runs {
+        println!(
+            "extract {}  rows {:>9}  bytes {:>11}  window ({}, {}]",
+            run.run_id,
+            run.total_rows(),
+            run.bytes,
+            run.window
+                .from
+                .map(etl_shared::time::format_micros)
+                .unwrap_or_else(|| "-inf".into()),
+            etl_shared::time::format_micros(run.window.to),
+        );
+    }
+    let watermark = outcome
+        .watermark
+        .map(etl_shared::time::format_micros)
+        .unwrap_or_else(|| "none".into());
+    match outcome.stop {
+        Stop::LostRace => println!(
+            "extract lost the race: another extract advanced the watermark first (now {watermark})"
+        ),
+        Stop::NothingNew => println!("extract: nothing new; watermark {watermark}"),
+        stop => println!(
+            "extract: {} rows in {} runs ({stop:?}); watermark {watermark}",
+            outcome.total_rows(),
+            outcome.runs.len()
+        ),
+    }
+    Ok(())
 }
 
 async fn seed_command(config: &Config, args: SeedArgs) -> anyhow::Result<()> {

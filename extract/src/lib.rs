@@ -1,1 +1,19 @@
-//! placeholder
+//! The extract stage: lands the totesys rows changed since the watermark as NDJSON parts plus a
+//! manifest in the landing store (ARCHITECTURE.md §4).
+//!
+//! Guarantees, each proven by a test in `tests/tests/it/extract.rs`:
+//! - every row committed in the source lands in some run, even when its transaction commits long
+//!   after it stamped `last_updated` (the safe horizon, [`horizon`]);
+//! - all tables of a run come from one snapshot, so an order, its transaction and its payment
+//!   arrive together;
+//! - a run is visible only once its manifest exists, and the watermark moves only after that, by
+//!   compare-and-swap: a crash or a lost race never skips rows.
+
+pub mod error;
+pub mod horizon;
+pub mod parts;
+pub mod run;
+pub mod sql;
+
+pub use error::ExtractError;
+pub use run::{ExtractOptions, ExtractOutcome, RunSummary, Stop, extract};

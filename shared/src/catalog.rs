@@ -287,3 +287,249 @@ mod tests {
         assert_eq!(source_table("orders"), None);
     }
 }
+
+/// A column as the live database describes it in `information_schema.columns`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveColumn {
+    pub name: String,
+    pub data_type: String,
+    pub udt_name: String,
+    pub nullable: bool,
+    pub numeric_precision: Option<i32>,
+    pub numeric_scale: Option<i32>,
+    pub character_maximum_length: Option<i32>,
+    pub datetime_precision: Option<i32>,
+}
+
+impl LiveColumn {
+    /// Whether the live column has exactly the expected type.
+    fn has_type(&self, ty: &ColumnType) -> bool {
+        if self.data_type != ty.information_schema_type() {
+            return false;
+        }
+        match *ty {
+            ColumnType::Integer | ColumnType::Text | ColumnType::Boolean => true,
+            ColumnType::Varchar { max_len } => {
+                self.character_maximum_length == Some(max_len as i32)
+            }
+            ColumnType::Timestamp { precision } => {
+                self.datetime_precision == Some(precision as i32)
+            }
+            ColumnType::Numeric { precision, scale } => {
+                self.numeric_precision == Some(precision as i32)
+                    && self.numeric_scale == Some(scale as i32)
+            }
+            ColumnType::Enum(name) => self.udt_name == name,
+        }
+    }
+
+    /// The type as SQL would spell it, for messages.
+    pub fn sql_type(&self) -> String {
+        let n = |v: Option<i32>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
+        match self.data_type.as_str() {
+            "numeric" => match self.numeric_precision {
+                Some(p) => format!("numeric({p},{})", n(self.numeric_scale)),
+                None => "numeric".into(),
+            },
+            "character varying" => format!("varchar({})", n(self.character_maximum_length)),
+            "timestamp without time zone" => {
+                format!(
+                    "timestamp({}) without time zone",
+                    n(self.datetime_precision)
+                )
+            }
+            "timestamp with time zone" => {
+                format!("timestamp({}) with time zone", n(self.datetime_precision))
+            }
+            "USER-DEFINED" => format!("\"{}\"", self.udt_name),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ColumnType {
+    /// The type as SQL spells it, for messages.
+    pub fn sql_type(&self) -> String {
+        match self {
+            ColumnType::Integer => "integer".into(),
+            ColumnType::Text => "text".into(),
+            ColumnType::Varchar { max_len } => format!("varchar({max_len})"),
+            ColumnType::Timestamp { precision } => {
+                format!("timestamp({precision}) without time zone")
+            }
+            ColumnType::Numeric { precision, scale } => format!("numeric({precision},{scale})"),
+            ColumnType::Boolean => "boolean".into(),
+            ColumnType::Enum(name) => format!("\"{name}\""),
+        }
+    }
+}
+
+/// One difference between the live source and the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    MissingTable {
+        table: &'static str,
+    },
+    MissingColumn {
+        table: &'static str,
+        column: &'static str,
+        expected: String,
+    },
+    UnexpectedColumn {
+        table: &'static str,
+        column: String,
+        found: String,
+    },
+    Retyped {
+        table: &'static str,
+        column: &'static str,
+        expected: String,
+        found: String,
+    },
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Drift::MissingTable { table } => write!(f, "table {table} is missing"),
+            Drift::MissingColumn {
+                table,
+                column,
+                expected,
+            } => write!(f, "{table}.{column} ({expected}) is missing"),
+            Drift::UnexpectedColumn {
+                table,
+                column,
+                found,
+            } => write!(f, "{table}.{column} ({found}) is not in the catalog"),
+            Drift::Retyped {
+                table,
+                column,
+                expected,
+                found,
+            } => write!(f, "{table}.{column} is {found}, expected {expected}"),
+        }
+    }
+}
+
+/// Compares a table's live columns with the catalog. Column order does not matter (extract
+/// selects by name); names, types, precision and nullability do.
+pub fn drift(table: &'static SourceTable, live: &[LiveColumn]) -> Vec<Drift> {
+    if live.is_empty() {
+        return vec![Drift::MissingTable { table: table.name }];
+    }
+    let mut found = Vec::new();
+    for column in table.columns {
+        let nullability = |nullable: bool| if nullable { "" } else { " NOT NULL" };
+        let expected = format!("{}{}", column.ty.sql_type(), nullability(column.nullable));
+        match live.iter().find(|l| l.name == column.name) {
+            None => found.push(Drift::MissingColumn {
+                table: table.name,
+                column: column.name,
+                expected,
+            }),
+            Some(l) if !l.has_type(&column.ty) || l.nullable != column.nullable => {
+                found.push(Drift::Retyped {
+                    table: table.name,
+                    column: column.name,
+                    expected,
+                    found: format!("{}{}", l.sql_type(), nullability(l.nullable)),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    for l in live {
+        if table.column(&l.name).is_none() {
+            found.push(Drift::UnexpectedColumn {
+                table: table.name,
+                column: l.name.clone(),
+                found: l.sql_type(),
+            });
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::*;
+
+    fn live_of(table: &SourceTable) -> Vec<LiveColumn> {
+        table
+            .columns
+            .iter()
+            .map(|c| {
+                let mut l = LiveColumn {
+                    name: c.name.into(),
+                    data_type: c.ty.information_schema_type().into(),
+                    udt_name: String::new(),
+                    nullable: c.nullable,
+                    numeric_precision: None,
+                    numeric_scale: None,
+                    character_maximum_length: None,
+                    datetime_precision: None,
+                };
+                match c.ty {
+                    ColumnType::Numeric { precision, scale } => {
+                        l.numeric_precision = Some(precision as i32);
+                        l.numeric_scale = Some(scale as i32);
+                    }
+                    ColumnType::Varchar { max_len } => {
+                        l.character_maximum_length = Some(max_len as i32)
+                    }
+                    ColumnType::Timestamp { precision } => {
+                        l.datetime_precision = Some(precision as i32)
+                    }
+                    ColumnType::Enum(name) => l.udt_name = name.into(),
+                    _ => {}
+                }
+                l
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_exact_match_has_no_drift() {
+        for table in &SOURCE_TABLES {
+            assert_eq!(drift(table, &live_of(table)), vec![], "{}", table.name);
+        }
+    }
+
+    #[test]
+    fn added_dropped_and_retyped_columns_are_named() {
+        let payment = source_table("payment").unwrap();
+        let mut live = live_of(payment);
+        live.retain(|c| c.name != "paid");
+        live.iter_mut()
+            .find(|c| c.name == "payment_amount")
+            .unwrap()
+            .numeric_scale = Some(4);
+        live.push(LiveColumn {
+            name: "note".into(),
+            data_type: "text".into(),
+            udt_name: "text".into(),
+            nullable: true,
+            numeric_precision: None,
+            numeric_scale: None,
+            character_maximum_length: None,
+            datetime_precision: None,
+        });
+        let messages: Vec<String> = drift(payment, &live)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "payment.payment_amount is numeric(10,4) NOT NULL, expected numeric(10,2) NOT NULL",
+                "payment.paid (boolean NOT NULL) is missing",
+                "payment.note (text) is not in the catalog",
+            ]
+        );
+        assert_eq!(
+            drift(payment, &[]),
+            vec![Drift::MissingTable { table: "payment" }]
+        );
+    }
+}

@@ -25,9 +25,16 @@ pub async fn connect(
     config
         .application_name(application_name)
         .connect_timeout(timeout);
-    let (client, connection) = config
-        .connect(NoTls)
+    // connect_timeout bounds only the TCP connect; a server that accepts and then says nothing
+    // would hang the startup handshake, so the whole connect is bounded too.
+    let connecting = tokio::time::timeout(timeout, config.connect(NoTls));
+    let (client, connection) = connecting
         .await
+        .map_err(|_| DbError::Timeout {
+            role,
+            url: redact_url(url),
+            timeout_secs: timeout.as_secs(),
+        })?
         .map_err(|source| DbError::Connect {
             role,
             url: redact_url(url),

@@ -67,13 +67,21 @@ pub enum DbError {
         #[source]
         source: tokio_postgres::Error,
     },
+    #[error(
+        "the {role} database at {url} did not answer within {timeout_secs}s          (is the host right and the server up? raise ETL_CONNECT_TIMEOUT_SECS if it is slow)"
+    )]
+    Timeout {
+        role: &'static str,
+        url: String,
+        timeout_secs: u64,
+    },
 }
 
 impl Classify for DbError {
     fn kind(&self) -> ErrorKind {
         match self {
             DbError::BadUrl { .. } => ErrorKind::Permanent,
-            DbError::Connect { .. } => ErrorKind::Retryable,
+            DbError::Connect { .. } | DbError::Timeout { .. } => ErrorKind::Retryable,
         }
     }
 }

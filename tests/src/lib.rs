@@ -7,4 +7,4 @@ pub mod moto;
 pub mod postgres;
 
 pub use moto::Moto;
-pub use postgres::{TestDatabase, server};
+pub use postgres::{TestDatabase, TestRole, server};

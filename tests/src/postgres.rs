@@ -210,3 +210,60 @@ pub fn restart_server() {
         .restart()
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// A login role for one test (e.g. one without `pg_read_all_stats`), dropped with everything it
+/// owns or was granted in `database` when it goes away.
+#[derive(Debug)]
+pub struct TestRole {
+    pub name: String,
+    /// `database`'s URL, logging in as this role.
+    pub url: String,
+    database_url: String,
+}
+
+impl TestRole {
+    pub async fn create(database: &TestDatabase, label: &str) -> TestRole {
+        let name = format!("{}_{label}", database.name);
+        let admin = admin_client(server()).await;
+        admin
+            .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN"))
+            .await
+            .unwrap_or_else(|e| panic!("creating role {name}: {e}"));
+        let mut url = url::Url::parse(&database.url).expect("harness URLs parse");
+        let _ = url.set_username(&name);
+        let _ = url.set_password(None);
+        TestRole {
+            url: url.to_string(),
+            name,
+            database_url: database.url.clone(),
+        }
+    }
+}
+
+impl Drop for TestRole {
+    fn drop(&mut self) {
+        let (name, database_url) = (self.name.clone(), self.database_url.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&database_url, NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP OWNED BY \"{name}\""))
+                        .await;
+                }
+                let admin = admin_client(server()).await;
+                admin
+                    .batch_execute(&format!("DROP ROLE IF EXISTS \"{name}\""))
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .join();
+    }
+}

@@ -1,7 +1,9 @@
 //! Integration tests of the workspace, in one test binary (one link of the heavy dependencies).
 //! They run against a real Postgres from the harness; AWS tests against a real `moto_server`.
 
+mod extract_stage;
 mod harness;
 mod seed;
 mod simulate;
+mod stores;
 mod support;

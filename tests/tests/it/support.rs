@@ -54,3 +54,137 @@ pub async fn table_checksum(client: &tokio_postgres::Client, table: &str, key: &
     )
     .await
 }
+
+/// A source row version: table, primary key, `last_updated` in the contract's text form.
+pub type RowVersion = (String, i64, String);
+
+/// One landed row.
+#[derive(Debug, Clone)]
+pub struct LandedRow {
+    pub run_id: String,
+    pub table: String,
+    pub row: serde_json::Map<String, serde_json::Value>,
+}
+
+impl LandedRow {
+    pub fn version(&self) -> RowVersion {
+        let table = etl_shared::catalog::source_table(&self.table).expect("catalog table");
+        (
+            self.table.clone(),
+            self.row[table.primary_key].as_i64().expect("integer key"),
+            self.row["last_updated"]
+                .as_str()
+                .expect("text timestamp")
+                .to_string(),
+        )
+    }
+}
+
+/// Every row the landing manifests name, reading nothing else, after checking each part's
+/// row count, size and sha256 against its manifest.
+pub async fn landed(store: &dyn etl_shared::ObjectStore) -> Vec<LandedRow> {
+    use etl_shared::manifest::{Manifest, sha256_hex};
+    let mut rows = Vec::new();
+    for key in store
+        .list(etl_shared::layout::MANIFESTS_PREFIX)
+        .await
+        .unwrap()
+    {
+        let object = store.get(&key).await.unwrap().expect("listed manifest");
+        let manifest = Manifest::from_json(&key, &object.bytes).unwrap();
+        for (table, files) in &manifest.tables {
+            let mut table_rows = 0;
+            for part in &files.parts {
+                let bytes = store
+                    .get(&part.key)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{key} names missing part {}", part.key))
+                    .bytes;
+                assert_eq!(bytes.len() as u64, part.bytes, "size of {}", part.key);
+                assert_eq!(sha256_hex(&bytes), part.sha256, "sha256 of {}", part.key);
+                let text = std::str::from_utf8(&bytes).unwrap();
+                let lines: Vec<&str> = text.lines().collect();
+                assert_eq!(lines.len() as u64, part.rows, "rows of {}", part.key);
+                table_rows += part.rows;
+                for line in lines {
+                    rows.push(LandedRow {
+                        run_id: manifest.run_id.to_string(),
+                        table: table.clone(),
+                        row: serde_json::from_str(line).unwrap(),
+                    });
+                }
+            }
+            assert_eq!(table_rows, files.rows, "rows of {table} in {key}");
+        }
+    }
+    rows
+}
+
+/// How many times each row version landed.
+pub fn version_counts(rows: &[LandedRow]) -> std::collections::BTreeMap<RowVersion, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for row in rows {
+        *counts.entry(row.version()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Formats a source timestamp the way the landing contract does, independently of the SQL.
+pub fn contract_time(t: chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The current version of every row of the source, optionally only those changed after `after`.
+pub async fn source_versions(
+    client: &tokio_postgres::Client,
+    after: Option<chrono::NaiveDateTime>,
+) -> std::collections::BTreeSet<RowVersion> {
+    let mut versions = std::collections::BTreeSet::new();
+    for table in &etl_shared::catalog::SOURCE_TABLES {
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {}::int8, last_updated FROM {} \
+                     WHERE $1::timestamp IS NULL OR last_updated > $1",
+                    table.primary_key, table.name
+                ),
+                &[&after],
+            )
+            .await
+            .unwrap();
+        for row in rows {
+            versions.insert((
+                table.name.to_string(),
+                row.get::<_, i64>(0),
+                contract_time(row.get(1)),
+            ));
+        }
+    }
+    versions
+}
+
+/// Extract options for tests over the totesys catalog.
+pub fn extract_options() -> extract::ExtractOptions {
+    extract::ExtractOptions {
+        lookback: std::time::Duration::ZERO,
+        ..extract::ExtractOptions::new(&etl_shared::catalog::SOURCE_TABLES)
+    }
+}
+
+/// Runs one extract invocation against the database at `url` into `store`.
+pub async fn run_extract(
+    url: &str,
+    store: &dyn etl_shared::ObjectStore,
+    options: &extract::ExtractOptions,
+) -> Result<extract::ExtractOutcome, extract::ExtractError> {
+    let mut client = etl_tests::postgres::connect(url).await;
+    extract::extract(&mut client, store, options).await
+}
+
+/// A local store in a fresh temporary directory.
+pub fn temp_store() -> (tempfile::TempDir, etl_shared::store::LocalStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = etl_shared::store::LocalStore::new(dir.path()).unwrap();
+    (dir, store)
+}

@@ -1,0 +1,58 @@
+//! What can go wrong in an extract run, with the context an operator needs.
+
+use etl_shared::catalog::Drift;
+use etl_shared::error::postgres_error_kind;
+use etl_shared::store::StoreError;
+use etl_shared::watermark::WatermarkError;
+use etl_shared::{Classify, DbError, ErrorKind};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ExtractError {
+    #[error(transparent)]
+    Connect(#[from] DbError),
+    #[error("extract failed while {step}: {source}")]
+    Query {
+        step: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error(
+        "source schema drift: {}. Nothing was written and the watermark is unchanged: \
+         update the source catalog (shared/src/catalog.rs) and the stages for the new schema, \
+         or revert the change in the source",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Drift(Vec<Drift>),
+    #[error("writing {key} to the landing store: {source}")]
+    Store {
+        key: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error(transparent)]
+    Watermark(#[from] WatermarkError),
+    #[error(
+        "manifest {key} already exists: run ids must be unique (is the clock going backwards?)"
+    )]
+    ManifestExists { key: String },
+}
+
+impl ExtractError {
+    pub(crate) fn query(step: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Self {
+        let step = step.into();
+        move |source| ExtractError::Query { step, source }
+    }
+}
+
+impl Classify for ExtractError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ExtractError::Connect(e) => e.kind(),
+            ExtractError::Query { source, .. } => postgres_error_kind(source),
+            ExtractError::Drift(_) | ExtractError::ManifestExists { .. } => ErrorKind::Permanent,
+            ExtractError::Store { source, .. } => source.kind(),
+            ExtractError::Watermark(e) => e.kind(),
+        }
+    }
+}

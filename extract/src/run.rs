@@ -1,0 +1,532 @@
+//! One extract invocation: probe, snapshot, drift check, then as many bounded runs as the window
+//! and the deadline allow, each committed by its manifest and then the watermark.
+//!
+//! All runs of an invocation read from one `REPEATABLE READ READ ONLY` snapshot, through one
+//! server-side portal per table ordered by `last_updated`. The portals are merged in
+//! `last_updated` order and cut into runs of about `row_budget` rows, never between two rows with
+//! the same `last_updated` (ties land together, on one side of the boundary). Postgres sorts each
+//! table once per invocation, however many runs it yields.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use etl_shared::catalog::{LiveColumn, SourceTable, drift};
+use etl_shared::layout::{RunId, manifest_key};
+use etl_shared::manifest::{
+    BlockingSession, ExtractDetails, HorizonBasis, MANIFEST_FORMAT, Manifest, Stage, Window,
+};
+use etl_shared::store::{ObjectStore, PutOutcome, Version};
+use etl_shared::watermark::{self, Advance, Watermark};
+use tokio::time::Instant;
+use tokio_postgres::{Client, IsolationLevel, Portal, Row, Transaction};
+
+use crate::error::ExtractError;
+use crate::horizon::{Horizon, Probe, horizon};
+use crate::parts::PartWriter;
+use crate::sql;
+
+/// How an invocation extracts.
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    /// The source tables to read (the totesys catalog in production).
+    pub tables: &'static [SourceTable],
+    /// Rows per run; a run may exceed it only to keep rows with equal `last_updated` together.
+    pub row_budget: u64,
+    /// Re-read this much before the watermark each time (a guard against writers' clock skew).
+    pub lookback: Duration,
+    /// Upper bound of one NDJSON part.
+    pub part_max_bytes: usize,
+    /// Rows fetched from a portal per round trip.
+    pub fetch_rows: i32,
+    /// Take no new run after this instant (a Lambda's deadline minus a safety margin).
+    pub deadline: Option<Instant>,
+    /// Take at most this many runs.
+    pub max_runs: Option<usize>,
+}
+
+impl ExtractOptions {
+    pub fn new(tables: &'static [SourceTable]) -> Self {
+        ExtractOptions {
+            tables,
+            row_budget: etl_shared::config::DEFAULT_ROW_BUDGET,
+            lookback: Duration::from_secs(etl_shared::config::DEFAULT_LOOKBACK_SECS),
+            part_max_bytes: 8 << 20,
+            fetch_rows: 2_000,
+            deadline: None,
+            max_runs: None,
+        }
+    }
+}
+
+/// A committed run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: RunId,
+    pub manifest_key: String,
+    pub window: Window,
+    pub rows: BTreeMap<String, u64>,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    pub fn total_rows(&self) -> u64 {
+        self.rows.values().sum()
+    }
+}
+
+/// Why an invocation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Everything up to the horizon has landed.
+    CaughtUp,
+    /// The window was empty; the watermark recorded the check.
+    NothingNew,
+    /// The deadline came; the rest is taken next time.
+    Deadline,
+    /// `max_runs` runs were taken.
+    RunLimit,
+    /// Another extract advanced the watermark first; this one stopped without advancing it.
+    LostRace,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExtractOutcome {
+    pub runs: Vec<RunSummary>,
+    pub stop: Stop,
+    pub horizon: Horizon,
+    /// The watermark when the invocation ended.
+    pub watermark: Option<DateTime<Utc>>,
+}
+
+impl ExtractOutcome {
+    pub fn total_rows(&self) -> u64 {
+        self.runs.iter().map(RunSummary::total_rows).sum()
+    }
+}
+
+/// Runs one extract invocation against `client`, writing to `store`.
+pub async fn extract(
+    client: &mut Client,
+    store: &dyn ObjectStore,
+    options: &ExtractOptions,
+) -> Result<ExtractOutcome, ExtractError> {
+    let current = watermark::load(store).await?;
+    let previous = current.watermark.clone();
+    let from = previous.as_ref().map(|w| w.to);
+
+    // The probe must precede the snapshot (see `horizon`): it runs in its own transaction.
+    let probe = probe(client).await?;
+    let horizon = horizon(&probe);
+    log_horizon(&horizon, &probe, options.lookback);
+
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(ExtractError::query("opening the snapshot transaction"))?;
+    // The first statement takes the snapshot; no row is read before the schema is checked.
+    check_drift(&tx, options.tables).await?;
+
+    let mut state = Progress {
+        store,
+        version: current.version,
+        last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
+        watermark: from,
+        held_by: horizon.held_by.clone(),
+    };
+
+    if from.is_some_and(|from| horizon.to <= from) {
+        // An open transaction holds the horizon at or behind the watermark: nothing can be
+        // read safely yet. Record the check so freshness reporting knows why.
+        let stop = match state.record(from.unwrap_or(horizon.to)).await? {
+            Advance::Advanced(_) => Stop::NothingNew,
+            Advance::LostRace => Stop::LostRace,
+        };
+        tx.commit()
+            .await
+            .map_err(ExtractError::query("closing the snapshot"))?;
+        return Ok(ExtractOutcome {
+            runs: Vec::new(),
+            stop,
+            watermark: state.watermark,
+            horizon,
+        });
+    }
+
+    let lookback = chrono::Duration::from_std(options.lookback).unwrap_or_default();
+    let read_from = from.map(|f| f - lookback);
+    let details = ExtractDetails {
+        horizon_basis: horizon.basis,
+        read_from,
+        lookback_secs: options.lookback.as_secs(),
+        held_by: horizon.held_by.clone(),
+    };
+
+    let mut cursors = Vec::with_capacity(options.tables.len());
+    for table in options.tables {
+        cursors.push(Cursor::open(&tx, table, read_from, horizon.to).await?);
+    }
+
+    let mut runs = Vec::new();
+    let mut run: Option<OpenRun> = None;
+    let mut run_from = from;
+    let stop = loop {
+        let Some(i) = next_cursor(&tx, &mut cursors, options.fetch_rows).await? else {
+            // Every portal is drained: the last run reaches the horizon.
+            match run.take() {
+                Some(open) => match open
+                    .commit(run_from, horizon.to, &details, &mut state)
+                    .await?
+                {
+                    Some(summary) => runs.push(summary),
+                    None => break Stop::LostRace,
+                },
+                None => {
+                    if state.record(horizon.to).await? == Advance::LostRace {
+                        break Stop::LostRace;
+                    }
+                }
+            }
+            break if runs.is_empty() {
+                Stop::NothingNew
+            } else {
+                Stop::CaughtUp
+            };
+        };
+        let Some((last_updated, row)) = cursors[i].pop() else {
+            continue;
+        };
+        let open = run.get_or_insert_with(|| OpenRun::new(options));
+        open.writers[i]
+            .push(row.get::<_, &str>(1), &open.run_id, store)
+            .await?;
+        open.rows += 1;
+        if open.rows < options.row_budget {
+            continue;
+        }
+        // The budget is reached: close the run at this timestamp unless the next row ties it.
+        let Some(next) = next_cursor(&tx, &mut cursors, options.fetch_rows).await? else {
+            continue;
+        };
+        let to = last_updated.and_utc();
+        // Ties stay together, and rows re-read by the lookback belong to the first run.
+        if cursors[next].peek() == Some(last_updated) || run_from.is_some_and(|f| to <= f) {
+            continue;
+        }
+        let Some(open) = run.take() else { continue };
+        let Some(summary) = open.commit(run_from, to, &details, &mut state).await? else {
+            break Stop::LostRace;
+        };
+        runs.push(summary);
+        run_from = Some(to);
+        if options.max_runs.is_some_and(|max| runs.len() >= max) {
+            break Stop::RunLimit;
+        }
+        if options.deadline.is_some_and(|d| Instant::now() >= d) {
+            break Stop::Deadline;
+        }
+    };
+    drop(cursors);
+    tx.commit()
+        .await
+        .map_err(ExtractError::query("closing the snapshot"))?;
+    Ok(ExtractOutcome {
+        runs,
+        stop,
+        watermark: state.watermark,
+        horizon,
+    })
+}
+
+/// Reads other sessions' open transactions, before any snapshot is taken.
+async fn probe(client: &Client) -> Result<Probe, ExtractError> {
+    let rows = client
+        .query(sql::PROBE_SESSIONS, &[])
+        .await
+        .map_err(ExtractError::query("reading pg_stat_activity"))?;
+    let mut probe = Probe::default();
+    for row in &rows {
+        probe.probed_at = row.get::<_, NaiveDateTime>(0).and_utc();
+        let Some(pid) = row.get::<_, Option<i32>>(1) else {
+            continue;
+        };
+        if row.get::<_, Option<bool>>(6) == Some(true) {
+            probe.hidden_sessions += 1;
+            continue;
+        }
+        if let Some(started) = row.get::<_, Option<NaiveDateTime>>(4) {
+            probe.open_transactions.push(BlockingSession {
+                pid,
+                user: row.get(2),
+                application: row.get(3),
+                transaction_started: started.and_utc(),
+                state: row.get(5),
+            });
+        }
+    }
+    probe
+        .open_transactions
+        .sort_by_key(|s| s.transaction_started);
+    Ok(probe)
+}
+
+fn log_horizon(horizon: &Horizon, probe: &Probe, lookback: Duration) {
+    if let Some(session) = &horizon.held_by {
+        tracing::info!(
+            pid = session.pid,
+            user = session.user.as_deref().unwrap_or("?"),
+            application = session.application.as_deref().unwrap_or("?"),
+            state = session.state.as_deref().unwrap_or("?"),
+            since = %etl_shared::time::format_micros(session.transaction_started),
+            "an open transaction holds the extract horizon back"
+        );
+    }
+    if horizon.basis == HorizonBasis::UnseenSessions {
+        tracing::warn!(
+            hidden_sessions = probe.hidden_sessions,
+            lookback_secs = lookback.as_secs(),
+            "the extract role cannot see other sessions' transactions (grant it pg_read_all_stats); \
+             rows committed late are caught only by the lookback overlap (ETL_LOOKBACK_SECS)"
+        );
+    }
+}
+
+/// Compares the live source with the catalog; any difference fails the run before it reads.
+async fn check_drift(
+    tx: &Transaction<'_>,
+    tables: &'static [SourceTable],
+) -> Result<(), ExtractError> {
+    let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
+    let rows = tx
+        .query(sql::LIVE_COLUMNS, &[&names])
+        .await
+        .map_err(ExtractError::query("reading the source schema"))?;
+    let mut live: BTreeMap<String, Vec<LiveColumn>> = BTreeMap::new();
+    for row in rows {
+        live.entry(row.get(0)).or_default().push(LiveColumn {
+            name: row.get(1),
+            data_type: row.get(2),
+            udt_name: row.get(3),
+            nullable: row.get(4),
+            numeric_precision: row.get(5),
+            numeric_scale: row.get(6),
+            character_maximum_length: row.get(7),
+            datetime_precision: row.get(8),
+        });
+    }
+    let differences: Vec<_> = tables
+        .iter()
+        .flat_map(|t| drift(t, live.get(t.name).map(Vec::as_slice).unwrap_or(&[])))
+        .collect();
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(ExtractError::Drift(differences))
+    }
+}
+
+/// One table's window, streamed from a portal in `(last_updated, pk)` order.
+struct Cursor {
+    table: &'static SourceTable,
+    portal: Portal,
+    buffer: VecDeque<Row>,
+    drained: bool,
+}
+
+impl Cursor {
+    async fn open(
+        tx: &Transaction<'_>,
+        table: &'static SourceTable,
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> Result<Cursor, ExtractError> {
+        let statement = tx
+            .prepare(&sql::window_rows(table))
+            .await
+            .map_err(ExtractError::query(format!(
+                "preparing the read of {}",
+                table.name
+            )))?;
+        let from = from.map(|t| t.naive_utc());
+        let portal = tx
+            .bind(&statement, &[&from, &to.naive_utc()])
+            .await
+            .map_err(ExtractError::query(format!(
+                "opening the read of {}",
+                table.name
+            )))?;
+        Ok(Cursor {
+            table,
+            portal,
+            buffer: VecDeque::new(),
+            drained: false,
+        })
+    }
+
+    /// Makes sure a row is buffered unless the portal is drained.
+    async fn fill(&mut self, tx: &Transaction<'_>, fetch_rows: i32) -> Result<(), ExtractError> {
+        if self.buffer.is_empty() && !self.drained {
+            let rows = tx
+                .query_portal(&self.portal, fetch_rows)
+                .await
+                .map_err(ExtractError::query(format!("reading {}", self.table.name)))?;
+            self.drained = rows.len() < fetch_rows as usize;
+            self.buffer.extend(rows);
+        }
+        Ok(())
+    }
+
+    fn peek(&self) -> Option<NaiveDateTime> {
+        self.buffer.front().map(|row| row.get(0))
+    }
+
+    fn pop(&mut self) -> Option<(NaiveDateTime, Row)> {
+        self.buffer.pop_front().map(|row| (row.get(0), row))
+    }
+}
+
+/// The cursor whose head row comes next in `last_updated` order, `None` when all are drained.
+async fn next_cursor(
+    tx: &Transaction<'_>,
+    cursors: &mut [Cursor],
+    fetch_rows: i32,
+) -> Result<Option<usize>, ExtractError> {
+    let mut best: Option<(NaiveDateTime, usize)> = None;
+    for (i, cursor) in cursors.iter_mut().enumerate() {
+        cursor.fill(tx, fetch_rows).await?;
+        if let Some(head) = cursor.peek()
+            && best.is_none_or(|(b, _)| head < b)
+        {
+            best = Some((head, i));
+        }
+    }
+    Ok(best.map(|(_, i)| i))
+}
+
+/// The watermark as this invocation moves it.
+struct Progress<'a> {
+    store: &'a dyn ObjectStore,
+    version: Option<Version>,
+    last_run_id: Option<RunId>,
+    watermark: Option<DateTime<Utc>>,
+    held_by: Option<BlockingSession>,
+}
+
+impl Progress<'_> {
+    /// Swaps the watermark to `to` (never backwards), recording the check.
+    async fn record(&mut self, to: DateTime<Utc>) -> Result<Advance, ExtractError> {
+        let to = self.watermark.map_or(to, |w| w.max(to));
+        let next = Watermark {
+            format: watermark::WATERMARK_FORMAT,
+            to,
+            last_run_id: self.last_run_id.clone(),
+            checked_at: Utc::now(),
+            held_by: self.held_by.clone(),
+        };
+        let advance = watermark::advance(self.store, &next, self.version.as_ref()).await?;
+        match &advance {
+            Advance::Advanced(version) => {
+                self.version = Some(version.clone());
+                self.watermark = Some(to);
+            }
+            Advance::LostRace => tracing::warn!(
+                "another extract advanced the watermark first: this one stops without advancing it"
+            ),
+        }
+        Ok(advance)
+    }
+}
+
+/// A run being written.
+struct OpenRun {
+    run_id: RunId,
+    started: Instant,
+    writers: Vec<PartWriter>,
+    rows: u64,
+}
+
+impl OpenRun {
+    fn new(options: &ExtractOptions) -> Self {
+        OpenRun {
+            run_id: RunId::new(Utc::now()),
+            started: Instant::now(),
+            writers: options
+                .tables
+                .iter()
+                .map(|t| PartWriter::new(t.name, options.part_max_bytes))
+                .collect(),
+            rows: 0,
+        }
+    }
+
+    /// Flushes the parts, writes the manifest (the commit point), then advances the watermark.
+    /// `None` when another extract advanced the watermark first.
+    async fn commit(
+        self,
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+        details: &ExtractDetails,
+        progress: &mut Progress<'_>,
+    ) -> Result<Option<RunSummary>, ExtractError> {
+        let store = progress.store;
+        let mut tables = BTreeMap::new();
+        for writer in self.writers {
+            let table = writer.table();
+            let files = writer.finish(&self.run_id, store).await?;
+            if files.rows > 0 {
+                tables.insert(table.to_string(), files);
+            }
+        }
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            run_id: self.run_id.clone(),
+            stage: Stage::Extract,
+            created_at: Utc::now(),
+            window: Window { from, to },
+            tables,
+            extract: Some(details.clone()),
+            source: None,
+        };
+        let key = manifest_key(&self.run_id);
+        match store
+            .put_if_absent(&key, manifest.to_json().into())
+            .await
+            .map_err(|source| ExtractError::Store {
+                key: key.clone(),
+                source,
+            })? {
+            PutOutcome::Written(_) => {}
+            PutOutcome::ConditionFailed => return Err(ExtractError::ManifestExists { key }),
+        }
+        progress.last_run_id = Some(self.run_id.clone());
+        if progress.record(to).await? == Advance::LostRace {
+            return Ok(None);
+        }
+        let summary = RunSummary {
+            run_id: self.run_id,
+            manifest_key: key,
+            window: manifest.window,
+            rows: manifest
+                .tables
+                .iter()
+                .map(|(t, f)| (t.clone(), f.rows))
+                .collect(),
+            bytes: manifest.total_bytes(),
+            elapsed: self.started.elapsed(),
+        };
+        tracing::info!(
+            run_id = %summary.run_id,
+            rows = summary.total_rows(),
+            bytes = summary.bytes,
+            from = from.map(etl_shared::time::format_micros).unwrap_or_default(),
+            to = %etl_shared::time::format_micros(to),
+            secs = summary.elapsed.as_secs_f64(),
+            "extract run committed"
+        );
+        Ok(Some(summary))
+    }
+}

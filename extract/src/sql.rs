@@ -1,0 +1,108 @@
+//! The SQL extract sends, generated from the source catalog. Pure functions, unit-tested.
+//!
+//! Postgres encodes each row as one JSON line itself (`row_to_json` over a lateral select), in
+//! the contract's exact forms: timestamps as RFC 3339 UTC with six fractional digits (the
+//! columns hold UTC wall-clock time, and `to_char` on a `timestamp without time zone` ignores the
+//! session TimeZone), `numeric` and enums as strings, text dates as written, NULL as null. The
+//! client only appends newlines, so values are never re-parsed or rounded on the way through.
+
+use etl_shared::catalog::{ColumnType, SourceTable};
+
+/// The `to_char` pattern of the contract's timestamp form.
+const TIMESTAMP_FORMAT: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"#;
+
+fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// The JSON encoding of one column of the row aliased `t`, named as in the source.
+fn json_value(name: &str, ty: &ColumnType) -> String {
+    let column = format!("t.{}", quote(name));
+    let expr = match ty {
+        ColumnType::Integer | ColumnType::Text | ColumnType::Varchar { .. } => column,
+        ColumnType::Boolean => column,
+        ColumnType::Numeric { .. } | ColumnType::Enum(_) => format!("{column}::text"),
+        ColumnType::Timestamp { .. } => format!("to_char({column}, {TIMESTAMP_FORMAT})"),
+    };
+    format!("{expr} AS {}", quote(name))
+}
+
+/// Rows of `table` with `$1 < last_updated <= $2` (`$1` NULL: from the beginning), as
+/// `(last_updated, json_line)`, in `(last_updated, primary key)` order so chunks can be cut
+/// at a change of `last_updated` and output is deterministic.
+pub fn window_rows(table: &SourceTable) -> String {
+    let values: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| json_value(c.name, &c.ty))
+        .collect();
+    format!(
+        "SELECT t.last_updated, row_to_json(r)::text \
+         FROM {table} t CROSS JOIN LATERAL (SELECT {values}) r \
+         WHERE ($1::timestamp IS NULL OR t.last_updated > $1::timestamp) \
+           AND t.last_updated <= $2::timestamp \
+         ORDER BY t.last_updated, t.{pk}",
+        table = quote(table.name),
+        values = values.join(", "),
+        pk = quote(table.primary_key),
+    )
+}
+
+/// Other client sessions in this database, read before the snapshot is taken (see
+/// [`crate::horizon`]). `now()` is this statement's start, no later than the moment the
+/// activity was read. Sessions the role may not inspect show `<insufficient privilege>` with
+/// every other detail, `backend_type` included, NULL; they are counted as hidden.
+pub const PROBE_SESSIONS: &str = "\
+    SELECT now() AT TIME ZONE 'UTC', a.pid, a.usename::text, a.application_name, \
+           a.xact_start AT TIME ZONE 'UTC', a.state, \
+           a.query = '<insufficient privilege>' \
+    FROM (SELECT 1) one \
+    LEFT JOIN pg_stat_activity a \
+      ON (a.backend_type = 'client backend' OR a.query = '<insufficient privilege>') \
+     AND a.pid <> pg_backend_pid() \
+     AND a.datid = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+/// The live columns of the given tables, for the drift check.
+pub const LIVE_COLUMNS: &str = "\
+    SELECT table_name::text, column_name::text, data_type::text, udt_name::text, \
+           is_nullable = 'YES', numeric_precision, numeric_scale, character_maximum_length, \
+           datetime_precision \
+    FROM information_schema.columns \
+    WHERE table_schema = current_schema() AND table_name = ANY($1) \
+    ORDER BY table_name, ordinal_position";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etl_shared::catalog::source_table;
+
+    #[test]
+    fn window_query_encodes_each_type_exactly() {
+        let sql = window_rows(source_table("payment").unwrap());
+        assert!(
+            sql.contains(r#"t."payment_amount"::text AS "payment_amount""#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                r#"to_char(t."last_updated", 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "last_updated""#
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains(r#"t."paid" AS "paid""#), "{sql}");
+        assert!(
+            sql.contains(r#"t."payment_date" AS "payment_date""#),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with(r#"ORDER BY t.last_updated, t."payment_id""#),
+            "{sql}"
+        );
+        let sql = window_rows(source_table("transaction").unwrap());
+        assert!(
+            sql.contains(r#"t."transaction_type"::text AS "transaction_type""#),
+            "{sql}"
+        );
+        assert!(sql.contains(r#"FROM "transaction" t"#), "{sql}");
+    }
+}

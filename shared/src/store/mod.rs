@@ -1,0 +1,100 @@
+//! The object-store port: where stages put their files, manifests and state.
+//!
+//! Narrow on purpose: what the pipeline needs from S3 and can get from a local directory too.
+//! Conditional writes are part of the port because correctness depends on them: a manifest is
+//! created only if absent (a run id is never written twice) and the watermark advances only by
+//! compare-and-swap on the version last read (two extracts can never both advance it).
+
+pub mod local;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use thiserror::Error;
+
+use crate::error::{Classify, ErrorKind};
+
+pub use local::LocalStore;
+
+/// An opaque version of a stored object (an S3 ETag; a content hash locally).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Version(pub String);
+
+/// An object read back with its version.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub bytes: Bytes,
+    pub version: Version,
+}
+
+/// The result of a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    Written(Version),
+    /// The condition did not hold: the object exists (create) or changed (swap).
+    ConditionFailed,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("object store I/O on {key}: {source}")]
+    Io {
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("object store request for {key} failed: {message}")]
+    Remote {
+        key: String,
+        message: String,
+        retryable: bool,
+    },
+    #[error("invalid object key {key:?}: {reason}")]
+    InvalidKey { key: String, reason: &'static str },
+}
+
+impl Classify for StoreError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Io { .. } => ErrorKind::Retryable,
+            StoreError::Remote { retryable, .. } => {
+                if *retryable {
+                    ErrorKind::Retryable
+                } else {
+                    ErrorKind::Permanent
+                }
+            }
+            StoreError::InvalidKey { .. } => ErrorKind::Permanent,
+        }
+    }
+}
+
+/// Storage for one stage's objects (one bucket or directory). Keys are `/`-separated relative
+/// paths such as `manifests/<run_id>.json`.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Writes `bytes` at `key`, replacing what was there. Readers see all or nothing.
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<Version, StoreError>;
+
+    /// Writes only if nothing exists at `key`.
+    async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<PutOutcome, StoreError>;
+
+    /// Writes only if the object at `key` is still at `expected`.
+    async fn put_if_match(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        expected: &Version,
+    ) -> Result<PutOutcome, StoreError>;
+
+    /// Reads `key`; `None` when it does not exist.
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError>;
+
+    /// Keys under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Removes `key`; removing a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Where this store is, for logs and messages (`s3://bucket/prefix`, a directory).
+    fn describe(&self) -> String;
+}
