@@ -56,6 +56,8 @@ pub struct DemoArgs {
 pub enum StageArg {
     /// Land rows changed since the watermark as NDJSON parts and a manifest.
     Extract,
+    /// Build galaxy-schema Parquet from every landing run not yet transformed.
+    Transform,
 }
 
 #[derive(Debug, Args)]

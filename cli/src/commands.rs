@@ -1,9 +1,10 @@
 //! The `etl` commands: each reads configuration, calls a library, and prints a short report.
 
 use anyhow::{Context, bail};
+use etl_shared::Classify;
 use etl_shared::Config;
 use etl_shared::catalog::SOURCE_TABLES;
-use etl_shared::config::{DatabaseLocator, LANDING, StoreLocation};
+use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
 use etl_shared::store::{LocalStore, ObjectStore};
 use extract::{ExtractOptions, Stop};
 
@@ -34,6 +35,7 @@ fn source_url(config: &Config) -> anyhow::Result<&str> {
 
 /// Where local runs keep a stage's objects when no location is configured.
 const DEFAULT_LANDING: &str = ".etl/landing";
+const DEFAULT_PROCESSED: &str = ".etl/processed";
 
 /// The store at `location`, or the local default.
 fn open_store(
@@ -56,7 +58,51 @@ async fn run_command(config: &Config, args: RunArgs) -> anyhow::Result<()> {
             let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
             extract_once(config, landing.as_ref()).await
         }
+        StageArg::Transform => {
+            let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
+            let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
+            transform_pending(landing.as_ref(), processed.as_ref()).await
+        }
     }
+}
+
+/// Transforms every landing run not yet transformed or quarantined, oldest first. A run that
+/// fails with bad input is quarantined and the others still go through; the command then fails.
+async fn transform_pending(
+    landing: &dyn ObjectStore,
+    processed: &dyn ObjectStore,
+) -> anyhow::Result<()> {
+    let pending = transform::pending_runs(landing, processed).await?;
+    let mut failed = Vec::new();
+    for run_id in &pending {
+        match transform::transform_run(run_id, landing, processed).await {
+            Ok(outcome) => println!(
+                "transform {}  rows in {:>9}  out {:>9}  bytes {:>10}  {:.2}s",
+                outcome.run_id,
+                outcome.input_rows,
+                outcome.rows.values().sum::<u64>(),
+                outcome.bytes,
+                outcome.elapsed.as_secs_f64()
+            ),
+            Err(error) if error.kind() == etl_shared::ErrorKind::Permanent => {
+                eprintln!("transform {run_id} quarantined: {error}");
+                failed.push(run_id.clone());
+            }
+            Err(error) => return Err(error).context(format!("transform of run {run_id}")),
+        }
+    }
+    println!(
+        "transform: {} runs transformed, {} quarantined",
+        pending.len() - failed.len(),
+        failed.len()
+    );
+    if !failed.is_empty() {
+        bail!(
+            "{} run(s) quarantined under quarantine/ in the processed store: fix the input and              `etl replay RUN_ID --stage transform`",
+            failed.len()
+        );
+    }
+    Ok(())
 }
 
 /// One extract invocation, with a line per committed run.

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod manifest;
 pub mod store;
 pub mod time;
+pub mod warehouse;
 pub mod watermark;
 
 pub use config::Config;

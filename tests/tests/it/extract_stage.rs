@@ -364,7 +364,10 @@ async fn values_are_exact_whatever_the_session_time_zone() {
         "2024-02-30",
         "text dates stay as written"
     );
-    assert!(payment(3)["paid"].is_boolean(), "booleans stay JSON booleans");
+    assert!(
+        payment(3)["paid"].is_boolean(),
+        "booleans stay JSON booleans"
+    );
     let transaction = rows.iter().find(|r| r.table == "transaction").unwrap();
     assert!(["SALE", "PURCHASE"].contains(&transaction.row["transaction_type"].as_str().unwrap()));
 

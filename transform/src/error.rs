@@ -1,0 +1,76 @@
+//! What can go wrong in a transform run. Input errors name the file, line and column and are
+//! permanent (the input is quarantined); store errors are retryable.
+
+use etl_shared::manifest::ManifestError;
+use etl_shared::store::StoreError;
+use etl_shared::{Classify, ErrorKind};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum TransformError {
+    #[error("landing manifest {key} does not exist")]
+    ManifestMissing { key: String },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("{key} is named by the manifest but does not exist")]
+    PartMissing { key: String },
+    #[error("{key} does not match its manifest: {what} is {found}, the manifest says {expected}")]
+    PartMismatch {
+        key: String,
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
+    #[error("{key} line {line}{}: {reason}", column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default())]
+    BadValue {
+        key: String,
+        line: u64,
+        column: Option<String>,
+        reason: String,
+    },
+    #[error(
+        "currency_id {currency_id} has code {code:?}, which is not an ISO 4217 code this build knows: \
+         add it to transform/src/currency.rs"
+    )]
+    UnknownCurrency { currency_id: i32, code: String },
+    #[error("building {table}: {source}")]
+    Frame {
+        table: &'static str,
+        #[source]
+        source: polars::error::PolarsError,
+    },
+    #[error("writing Parquet for {table}: {reason}")]
+    Parquet { table: &'static str, reason: String },
+    #[error(
+        "the transform state {key} is unreadable ({reason}): delete it to rebuild from a replay of all runs"
+    )]
+    StateCorrupt { key: String, reason: String },
+    #[error("object store, {key}: {source}")]
+    Store {
+        key: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+impl TransformError {
+    pub(crate) fn store(key: &str) -> impl FnOnce(StoreError) -> Self + '_ {
+        move |source| TransformError::Store {
+            key: key.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn frame(table: &'static str) -> impl FnOnce(polars::error::PolarsError) -> Self {
+        move |source| TransformError::Frame { table, source }
+    }
+}
+
+impl Classify for TransformError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            TransformError::Store { source, .. } => source.kind(),
+            _ => ErrorKind::Permanent,
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! One transform run: a landing manifest in, Parquet per warehouse table and a processed
+//! manifest out (the manifest last: it is the commit point load is triggered by).
+//!
+//! The output is a function of the landing run and the merged snapshots only: transforming the
+//! same manifest again writes the same keys with the same bytes. An input that cannot be trusted
+//! (missing or altered file, malformed line, bad value) is a permanent error: the run's inputs
+//! are copied under `quarantine/<run_id>/` in the processed store with the error text, no
+//! processed manifest is written, and later runs go on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use etl_shared::catalog::source_table;
+use etl_shared::layout::{
+    MANIFESTS_PREFIX, RunId, manifest_key, processed_table_key, quarantine_prefix,
+    run_id_of_manifest_key,
+};
+use etl_shared::manifest::{
+    MANIFEST_FORMAT, Manifest, Part, SourceRun, Stage, TableFiles, sha256_hex,
+};
+use etl_shared::store::ObjectStore;
+use etl_shared::warehouse::{WAREHOUSE_TABLES, warehouse_table};
+use etl_shared::{Classify, ErrorKind};
+use polars::prelude::DataFrame;
+
+use crate::dates;
+use crate::error::TransformError;
+use crate::model;
+use crate::parquet_out::to_parquet;
+use crate::read::SourceRows;
+use crate::state::{self, RowVersion, SNAPSHOT_TABLES, Snapshot};
+
+/// File name of the error text in a quarantine folder.
+pub const QUARANTINE_ERROR_FILE: &str = "error.txt";
+
+/// What a transform run wrote.
+#[derive(Debug, Clone)]
+pub struct TransformOutcome {
+    pub run_id: RunId,
+    pub manifest_key: String,
+    pub input_rows: u64,
+    pub rows: BTreeMap<String, u64>,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// Transforms landing run `run_id`; quarantines its inputs on a permanent error.
+pub async fn transform_run(
+    run_id: &RunId,
+    landing: &dyn ObjectStore,
+    processed: &dyn ObjectStore,
+) -> Result<TransformOutcome, TransformError> {
+    match transform(run_id, landing, processed).await {
+        Err(error) if error.kind() == ErrorKind::Permanent => {
+            if let Err(quarantine_error) = quarantine(run_id, &error, landing, processed).await {
+                tracing::error!(%run_id, error = %quarantine_error, "could not quarantine the run");
+            }
+            Err(error)
+        }
+        other => other,
+    }
+}
+
+/// Landing runs with neither a processed manifest nor a quarantine record, oldest first.
+pub async fn pending_runs(
+    landing: &dyn ObjectStore,
+    processed: &dyn ObjectStore,
+) -> Result<Vec<RunId>, TransformError> {
+    let done: BTreeSet<RunId> = processed
+        .list(MANIFESTS_PREFIX)
+        .await
+        .map_err(TransformError::store(MANIFESTS_PREFIX))?
+        .iter()
+        .filter_map(|k| run_id_of_manifest_key(k))
+        .collect();
+    let mut pending = Vec::new();
+    for key in landing
+        .list(MANIFESTS_PREFIX)
+        .await
+        .map_err(TransformError::store(MANIFESTS_PREFIX))?
+    {
+        let Some(run_id) = run_id_of_manifest_key(&key) else {
+            continue;
+        };
+        if done.contains(&run_id) || is_quarantined(&run_id, processed).await? {
+            continue;
+        }
+        pending.push(run_id);
+    }
+    Ok(pending)
+}
+
+/// Whether the run's inputs were quarantined.
+pub async fn is_quarantined(
+    run_id: &RunId,
+    processed: &dyn ObjectStore,
+) -> Result<bool, TransformError> {
+    let key = format!("{}{QUARANTINE_ERROR_FILE}", quarantine_prefix(run_id));
+    Ok(processed
+        .get(&key)
+        .await
+        .map_err(TransformError::store(&key))?
+        .is_some())
+}
+
+async fn transform(
+    run_id: &RunId,
+    landing: &dyn ObjectStore,
+    processed: &dyn ObjectStore,
+) -> Result<TransformOutcome, TransformError> {
+    let started = Instant::now();
+    let key = manifest_key(run_id);
+    let manifest_bytes = landing
+        .get(&key)
+        .await
+        .map_err(TransformError::store(&key))?
+        .ok_or_else(|| TransformError::ManifestMissing { key: key.clone() })?
+        .bytes;
+    let manifest = Manifest::from_json(&key, &manifest_bytes)?;
+
+    let (frames, changed) = read_run(&manifest, landing).await?;
+    let input_rows = manifest.total_rows();
+
+    // Merge the run into the snapshots (those it does not touch are only read).
+    let mut snapshots: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
+    for table in SNAPSHOT_TABLES {
+        let snapshot = match changed.get(table) {
+            Some(rows) => state::merge_and_save(processed, table, rows).await?,
+            None => state::load(processed, table).await?,
+        };
+        snapshots.insert(table, snapshot_frame(&snapshot, table)?);
+    }
+
+    let outputs = build_outputs(&frames, &snapshots)?;
+
+    let mut tables = BTreeMap::new();
+    for (name, frame) in &outputs {
+        let Some(table) = warehouse_table(name) else {
+            continue;
+        };
+        let bytes = to_parquet(table, frame)?;
+        let key = processed_table_key(name, run_id);
+        let part = Part::describe(key.clone(), frame.height() as u64, &bytes);
+        processed
+            .put(&key, Bytes::from(bytes))
+            .await
+            .map_err(TransformError::store(&key))?;
+        tables.insert(
+            name.to_string(),
+            TableFiles {
+                rows: part.rows,
+                parts: vec![part],
+            },
+        );
+    }
+    let output = Manifest {
+        format: MANIFEST_FORMAT,
+        run_id: run_id.clone(),
+        stage: Stage::Transform,
+        // The extract time, not now: the same input always gives the same manifest bytes.
+        created_at: manifest.created_at,
+        window: manifest.window,
+        tables,
+        extract: None,
+        source: Some(SourceRun {
+            run_id: run_id.clone(),
+            manifest_sha256: sha256_hex(&manifest_bytes),
+        }),
+    };
+    processed
+        .put(&key, output.to_json().into())
+        .await
+        .map_err(TransformError::store(&key))?;
+    let outcome = TransformOutcome {
+        run_id: run_id.clone(),
+        manifest_key: key,
+        input_rows,
+        rows: output
+            .tables
+            .iter()
+            .map(|(t, f)| (t.clone(), f.rows))
+            .collect(),
+        bytes: output.total_bytes(),
+        elapsed: started.elapsed(),
+    };
+    tracing::info!(
+        run_id = %run_id,
+        input_rows,
+        output_rows = outcome.rows.values().sum::<u64>(),
+        bytes = outcome.bytes,
+        secs = outcome.elapsed.as_secs_f64(),
+        "transform run committed"
+    );
+    Ok(outcome)
+}
+
+type Frames = BTreeMap<&'static str, DataFrame>;
+type Changed = BTreeMap<&'static str, Vec<RowVersion>>;
+
+/// Reads and verifies every part the manifest lists into typed frames; also returns the row
+/// versions of the snapshot tables.
+async fn read_run(
+    manifest: &Manifest,
+    landing: &dyn ObjectStore,
+) -> Result<(Frames, Changed), TransformError> {
+    let mut frames = BTreeMap::new();
+    let mut changed: Changed = BTreeMap::new();
+    for (name, files) in &manifest.tables {
+        let table = source_table(name).ok_or_else(|| TransformError::BadValue {
+            key: manifest_key(&manifest.run_id),
+            line: 0,
+            column: None,
+            reason: format!("the manifest names {name:?}, which is not a totesys table"),
+        })?;
+        let keeps_snapshot = SNAPSHOT_TABLES.contains(&table.name);
+        let mut rows = SourceRows::new(table);
+        for part in &files.parts {
+            let bytes = read_part(part, landing).await?;
+            let text = std::str::from_utf8(&bytes).map_err(|e| TransformError::BadValue {
+                key: part.key.clone(),
+                line: 0,
+                column: None,
+                reason: format!("not UTF-8: {e}"),
+            })?;
+            for (i, line) in text.lines().enumerate() {
+                rows.push_line(&part.key, i as u64 + 1, line)?;
+                if keeps_snapshot && let Some(version) = state::version_of(table.name, line) {
+                    changed.entry(table.name).or_default().push(version);
+                }
+            }
+        }
+        if rows.len() as u64 != files.rows {
+            return Err(TransformError::PartMismatch {
+                key: manifest_key(&manifest.run_id),
+                what: "the row count of table",
+                expected: files.rows.to_string(),
+                found: format!("{} ({name})", rows.len()),
+            });
+        }
+        frames.insert(table.name, rows.into_frame()?);
+    }
+    Ok((frames, changed))
+}
+
+/// A part's bytes, after checking them against the manifest.
+async fn read_part(part: &Part, landing: &dyn ObjectStore) -> Result<Bytes, TransformError> {
+    let bytes = landing
+        .get(&part.key)
+        .await
+        .map_err(TransformError::store(&part.key))?
+        .ok_or_else(|| TransformError::PartMissing {
+            key: part.key.clone(),
+        })?
+        .bytes;
+    let mismatch = |what, expected: String, found: String| TransformError::PartMismatch {
+        key: part.key.clone(),
+        what,
+        expected,
+        found,
+    };
+    if bytes.len() as u64 != part.bytes {
+        return Err(mismatch(
+            "the size",
+            part.bytes.to_string(),
+            bytes.len().to_string(),
+        ));
+    }
+    let sha256 = sha256_hex(&bytes);
+    if sha256 != part.sha256 {
+        return Err(mismatch("the sha256", part.sha256.clone(), sha256));
+    }
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    if lines != part.rows {
+        return Err(mismatch(
+            "the row count",
+            part.rows.to_string(),
+            lines.to_string(),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn snapshot_frame(snapshot: &Snapshot, table: &'static str) -> Result<DataFrame, TransformError> {
+    snapshot.frame(table, &state::snapshot_key(table))
+}
+
+/// Every warehouse table the run touches, by name.
+fn build_outputs(
+    frames: &Frames,
+    snapshots: &BTreeMap<&'static str, DataFrame>,
+) -> Result<BTreeMap<&'static str, DataFrame>, TransformError> {
+    let mut out: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
+    let snapshot = |t: &'static str| snapshots.get(t).cloned().unwrap_or_default();
+    let ids = |t: &'static str, column: &'static str| -> Result<Vec<i32>, TransformError> {
+        match frames.get(t) {
+            Some(frame) => model::int_values(frame, column, t),
+            None => Ok(Vec::new()),
+        }
+    };
+
+    if let Some(f) = frames.get("sales_order") {
+        out.insert("fact_sales_order", model::fact_sales_order(f)?);
+    }
+    if let Some(f) = frames.get("purchase_order") {
+        out.insert("fact_purchase_order", model::fact_purchase_order(f)?);
+    }
+    if let Some(f) = frames.get("payment") {
+        out.insert("fact_payment", model::fact_payment(f)?);
+    }
+    if let Some(f) = frames.get("design") {
+        out.insert("dim_design", model::dim_design(f)?);
+    }
+    if let Some(f) = frames.get("payment_type") {
+        out.insert("dim_payment_type", model::dim_payment_type(f)?);
+    }
+    if let Some(f) = frames.get("transaction") {
+        out.insert("dim_transaction", model::dim_transaction(f)?);
+    }
+    if let Some(f) = frames.get("currency") {
+        out.insert("dim_currency", model::dim_currency(f)?);
+    }
+
+    // Joined dimensions: the run's own rows plus every row whose parent changed.
+    let addresses = ids("address", "address_id")?;
+    if !addresses.is_empty() {
+        out.insert(
+            "dim_location",
+            model::dim_location(&snapshot("address"), &addresses)?,
+        );
+    }
+    let mut counterparties = ids("counterparty", "counterparty_id")?;
+    counterparties.extend(model::ids_referring_to(
+        &snapshot("counterparty"),
+        "counterparty_id",
+        "legal_address_id",
+        &addresses,
+        "dim_counterparty",
+    )?);
+    counterparties.sort_unstable();
+    counterparties.dedup();
+    if !counterparties.is_empty() {
+        out.insert(
+            "dim_counterparty",
+            model::dim_counterparty(
+                &snapshot("counterparty"),
+                &snapshot("address"),
+                &counterparties,
+            )?,
+        );
+    }
+    let departments = ids("department", "department_id")?;
+    let mut staff = ids("staff", "staff_id")?;
+    staff.extend(model::ids_referring_to(
+        &snapshot("staff"),
+        "staff_id",
+        "department_id",
+        &departments,
+        "dim_staff",
+    )?);
+    staff.sort_unstable();
+    staff.dedup();
+    if !staff.is_empty() {
+        out.insert(
+            "dim_staff",
+            model::dim_staff(&snapshot("staff"), &snapshot("department"), &staff)?,
+        );
+    }
+
+    // The calendar rows every emitted fact points at.
+    let mut days = BTreeSet::new();
+    for table in WAREHOUSE_TABLES
+        .iter()
+        .filter(|t| t.name.starts_with("fact_"))
+    {
+        let Some(frame) = out.get(table.name) else {
+            continue;
+        };
+        for column in table
+            .columns
+            .iter()
+            .filter(|c| c.ty == etl_shared::warehouse::WarehouseType::Date)
+        {
+            days.extend(model::int_values(frame, column.name, table.name)?);
+        }
+    }
+    if !days.is_empty() {
+        let days: Vec<i32> = days.into_iter().collect();
+        out.insert("dim_date", dates::dim_date(&days)?);
+    }
+    out.retain(|_, frame| frame.height() > 0);
+    Ok(out)
+}
+
+/// Copies the run's landing manifest and every part that exists under `quarantine/<run_id>/`,
+/// with the error text beside them.
+async fn quarantine(
+    run_id: &RunId,
+    error: &TransformError,
+    landing: &dyn ObjectStore,
+    processed: &dyn ObjectStore,
+) -> Result<(), TransformError> {
+    let prefix = quarantine_prefix(run_id);
+    let key = manifest_key(run_id);
+    let mut keys = vec![key.clone()];
+    if let Some(object) = landing
+        .get(&key)
+        .await
+        .map_err(TransformError::store(&key))?
+        && let Ok(manifest) = Manifest::from_json(&key, &object.bytes)
+    {
+        keys.extend(
+            manifest
+                .tables
+                .values()
+                .flat_map(|t| t.parts.iter().map(|p| p.key.clone())),
+        );
+    }
+    for key in keys {
+        if let Some(object) = landing
+            .get(&key)
+            .await
+            .map_err(TransformError::store(&key))?
+        {
+            let target = format!("{prefix}landing/{key}");
+            processed
+                .put(&target, object.bytes)
+                .await
+                .map_err(TransformError::store(&target))?;
+        }
+    }
+    let text = format!("transform of run {run_id} failed: {error}\n");
+    let target = format!("{prefix}{QUARANTINE_ERROR_FILE}");
+    processed
+        .put(&target, Bytes::from(text))
+        .await
+        .map_err(TransformError::store(&target))?;
+    tracing::error!(%run_id, %error, quarantine = %prefix, "run quarantined");
+    Ok(())
+}
