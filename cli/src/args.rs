@@ -58,12 +58,16 @@ pub enum StageArg {
     Extract,
     /// Build galaxy-schema Parquet from every landing run not yet transformed.
     Transform,
+    /// Merge every processed run not yet in the warehouse ledger into the warehouse.
+    Load,
+    /// Extract, then transform and load everything pending.
+    All,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Which stage to run.
-    #[arg(long, value_enum, default_value = "extract")]
+    #[arg(long, value_enum, default_value = "all")]
     pub stage: StageArg,
 }
 

@@ -63,7 +63,71 @@ async fn run_command(config: &Config, args: RunArgs) -> anyhow::Result<()> {
             let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
             transform_pending(landing.as_ref(), processed.as_ref()).await
         }
+        StageArg::Load => {
+            let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
+            load_pending(config, processed.as_ref()).await
+        }
+        StageArg::All => {
+            let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
+            let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
+            extract_once(config, landing.as_ref()).await?;
+            transform_pending(landing.as_ref(), processed.as_ref()).await?;
+            load_pending(config, processed.as_ref()).await
+        }
     }
+}
+
+fn warehouse_url(config: &Config) -> anyhow::Result<&str> {
+    match config.warehouse()? {
+        DatabaseLocator::Url(url) => Ok(url),
+        DatabaseLocator::SecretArn(_) => bail!(
+            "ETL_WAREHOUSE_SECRET_ARN is set but the local tool needs ETL_WAREHOUSE_URL: set the URL instead"
+        ),
+    }
+}
+
+/// Applies the migrations, then loads every processed run not in the ledger, oldest first.
+async fn load_pending(config: &Config, processed: &dyn ObjectStore) -> anyhow::Result<()> {
+    let url = warehouse_url(config)?;
+    let mut client =
+        etl_shared::db::connect("warehouse", url, "etl-load", config.connect_timeout).await?;
+    let applied = load::migrate(&mut client).await?;
+    if !applied.is_empty() {
+        println!("load: applied migrations {}", applied.join(", "));
+    }
+    let pending = load::pending_loads(&client, processed).await?;
+    let mut failed = 0;
+    for run_id in &pending {
+        match load::load_run(&mut client, processed, run_id).await {
+            Ok(load::LoadOutcome::Loaded {
+                run_id,
+                rows,
+                elapsed,
+            }) => println!(
+                "load {run_id}  rows {:>9}  {:.2}s",
+                rows.values().sum::<u64>(),
+                elapsed.as_secs_f64()
+            ),
+            Ok(load::LoadOutcome::AlreadyLoaded { run_id, loaded_at }) => {
+                println!("load {run_id}  already loaded at {loaded_at}")
+            }
+            Err(error) if error.kind() == etl_shared::ErrorKind::Permanent => {
+                eprintln!("load {run_id} quarantined: {error}");
+                failed += 1;
+            }
+            Err(error) => return Err(error).context(format!("load of run {run_id}")),
+        }
+    }
+    println!(
+        "load: {} runs loaded, {failed} quarantined",
+        pending.len() - failed
+    );
+    if failed > 0 {
+        bail!(
+            "{failed} run(s) quarantined by load: fix the input and `etl replay RUN_ID --stage load`"
+        );
+    }
+    Ok(())
 }
 
 /// Transforms every landing run not yet transformed or quarantined, oldest first. A run that

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod layout;
 pub mod manifest;
+pub mod quarantine;
 pub mod store;
 pub mod time;
 pub mod warehouse;

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use etl_shared::catalog::source_table;
 use etl_shared::layout::{
-    MANIFESTS_PREFIX, RunId, manifest_key, processed_table_key, quarantine_prefix,
-    run_id_of_manifest_key,
+    MANIFESTS_PREFIX, RunId, manifest_key, processed_table_key, run_id_of_manifest_key,
 };
 use etl_shared::manifest::{
     MANIFEST_FORMAT, Manifest, Part, SourceRun, Stage, TableFiles, sha256_hex,
 };
+use etl_shared::quarantine;
 use etl_shared::store::ObjectStore;
 use etl_shared::warehouse::{WAREHOUSE_TABLES, warehouse_table};
 use etl_shared::{Classify, ErrorKind};
@@ -30,9 +30,6 @@ use crate::model;
 use crate::parquet_out::to_parquet;
 use crate::read::SourceRows;
 use crate::state::{self, RowVersion, SNAPSHOT_TABLES, Snapshot};
-
-/// File name of the error text in a quarantine folder.
-pub const QUARANTINE_ERROR_FILE: &str = "error.txt";
 
 /// What a transform run wrote.
 #[derive(Debug, Clone)]
@@ -91,14 +88,13 @@ pub async fn pending_runs(
     Ok(pending)
 }
 
-/// Whether the run's inputs were quarantined.
+/// Whether the run's inputs were quarantined by transform.
 pub async fn is_quarantined(
     run_id: &RunId,
     processed: &dyn ObjectStore,
 ) -> Result<bool, TransformError> {
-    let key = format!("{}{QUARANTINE_ERROR_FILE}", quarantine_prefix(run_id));
-    Ok(processed
-        .get(&key)
+    let key = quarantine::error_key(run_id, Stage::Transform);
+    Ok(quarantine::error_of(processed, run_id, Stage::Transform)
         .await
         .map_err(TransformError::store(&key))?
         .is_some())
@@ -392,15 +388,14 @@ fn build_outputs(
     Ok(out)
 }
 
-/// Copies the run's landing manifest and every part that exists under `quarantine/<run_id>/`,
-/// with the error text beside them.
+/// Copies the run's landing manifest and the parts it names into the quarantine record, with
+/// the error text.
 async fn quarantine(
     run_id: &RunId,
     error: &TransformError,
     landing: &dyn ObjectStore,
     processed: &dyn ObjectStore,
 ) -> Result<(), TransformError> {
-    let prefix = quarantine_prefix(run_id);
     let key = manifest_key(run_id);
     let mut keys = vec![key.clone()];
     if let Some(object) = landing
@@ -416,25 +411,15 @@ async fn quarantine(
                 .flat_map(|t| t.parts.iter().map(|p| p.key.clone())),
         );
     }
-    for key in keys {
-        if let Some(object) = landing
-            .get(&key)
-            .await
-            .map_err(TransformError::store(&key))?
-        {
-            let target = format!("{prefix}landing/{key}");
-            processed
-                .put(&target, object.bytes)
-                .await
-                .map_err(TransformError::store(&target))?;
-        }
-    }
-    let text = format!("transform of run {run_id} failed: {error}\n");
-    let target = format!("{prefix}{QUARANTINE_ERROR_FILE}");
-    processed
-        .put(&target, Bytes::from(text))
-        .await
-        .map_err(TransformError::store(&target))?;
-    tracing::error!(%run_id, %error, quarantine = %prefix, "run quarantined");
+    quarantine::record(
+        landing,
+        &keys,
+        processed,
+        run_id,
+        Stage::Transform,
+        &error.to_string(),
+    )
+    .await
+    .map_err(TransformError::store(&key))?;
     Ok(())
 }

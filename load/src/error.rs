@@ -1,0 +1,75 @@
+//! What can go wrong in a load run.
+
+use etl_shared::error::postgres_error_kind;
+use etl_shared::manifest::ManifestError;
+use etl_shared::store::StoreError;
+use etl_shared::{Classify, DbError, ErrorKind};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Connect(#[from] DbError),
+    #[error("applying the warehouse migrations: {0}")]
+    Migrate(#[source] refinery::Error),
+    #[error("processed manifest {key} does not exist")]
+    ManifestMissing { key: String },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("{key} is named by the manifest but does not exist")]
+    FileMissing { key: String },
+    #[error("{key} does not match its manifest: {what} is {found}, the manifest says {expected}")]
+    FileMismatch {
+        key: String,
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
+    #[error("{key}: {reason}")]
+    BadParquet { key: String, reason: String },
+    #[error("{key}, column {column}: {reason}")]
+    BadColumn {
+        key: String,
+        column: String,
+        reason: String,
+    },
+    #[error("loading run {run_id} failed while {step}: {source}")]
+    Query {
+        run_id: String,
+        step: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("object store, {key}: {source}")]
+    Store {
+        key: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+impl LoadError {
+    pub(crate) fn store(key: &str) -> impl FnOnce(StoreError) -> Self + '_ {
+        move |source| LoadError::Store {
+            key: key.to_owned(),
+            source,
+        }
+    }
+}
+
+impl Classify for LoadError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            LoadError::Connect(e) => e.kind(),
+            LoadError::Query { source, .. } => postgres_error_kind(source),
+            LoadError::Store { source, .. } => source.kind(),
+            LoadError::Migrate(_) => ErrorKind::Retryable,
+            LoadError::ManifestMissing { .. }
+            | LoadError::Manifest(_)
+            | LoadError::FileMissing { .. }
+            | LoadError::FileMismatch { .. }
+            | LoadError::BadParquet { .. }
+            | LoadError::BadColumn { .. } => ErrorKind::Permanent,
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! One load run: a processed manifest in, one warehouse transaction out.
+//!
+//! Every file the manifest names is fetched and verified (size, sha256, schema, row count)
+//! before the transaction opens, so a bad input loads nothing. Inside the transaction: per table
+//! in dependency order, a binary COPY into a staging table and one set-based merge; inferred
+//! members for facts whose dimension rows have not arrived; a ledger row. The run is all there or
+//! not at all, and a run already in the ledger is skipped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use etl_shared::layout::{MANIFESTS_PREFIX, RunId, manifest_key, run_id_of_manifest_key};
+use etl_shared::manifest::{Manifest, Stage, sha256_hex};
+use etl_shared::quarantine;
+use etl_shared::store::ObjectStore;
+use etl_shared::warehouse::{FOREIGN_KEYS, TableKind, WAREHOUSE_TABLES, WarehouseTable};
+use etl_shared::{Classify, ErrorKind};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::{Client, Transaction};
+
+use crate::error::LoadError;
+use crate::parquet_in::{copy_batch, copy_type, open};
+use crate::sql;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadOutcome {
+    Loaded {
+        run_id: RunId,
+        rows: BTreeMap<String, u64>,
+        elapsed: Duration,
+    },
+    /// The ledger already has the run: nothing was changed.
+    AlreadyLoaded {
+        run_id: RunId,
+        loaded_at: DateTime<Utc>,
+    },
+}
+
+/// Loads processed run `run_id`; quarantines its inputs on a permanent input error.
+pub async fn load_run(
+    client: &mut Client,
+    processed: &dyn ObjectStore,
+    run_id: &RunId,
+) -> Result<LoadOutcome, LoadError> {
+    match load(client, processed, run_id).await {
+        Err(error)
+            if error.kind() == ErrorKind::Permanent
+                && !matches!(error, LoadError::Query { .. }) =>
+        {
+            let key = manifest_key(run_id);
+            let mut keys = vec![key.clone()];
+            if let Ok(Some(object)) = processed.get(&key).await
+                && let Ok(manifest) = Manifest::from_json(&key, &object.bytes)
+            {
+                keys.extend(
+                    manifest
+                        .tables
+                        .values()
+                        .flat_map(|t| t.parts.iter().map(|p| p.key.clone())),
+                );
+            }
+            if let Err(e) = quarantine::record(
+                processed,
+                &keys,
+                processed,
+                run_id,
+                Stage::Load,
+                &error.to_string(),
+            )
+            .await
+            {
+                tracing::error!(%run_id, error = %e, "could not quarantine the run");
+            }
+            Err(error)
+        }
+        other => other,
+    }
+}
+
+/// Processed runs not in the ledger and not quarantined by load, oldest first.
+pub async fn pending_loads(
+    client: &Client,
+    processed: &dyn ObjectStore,
+) -> Result<Vec<RunId>, LoadError> {
+    let loaded: BTreeSet<String> = client
+        .query("SELECT run_id FROM etl_load_ledger", &[])
+        .await
+        .map_err(query("-", "reading the ledger"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut pending = Vec::new();
+    for key in processed
+        .list(MANIFESTS_PREFIX)
+        .await
+        .map_err(LoadError::store(MANIFESTS_PREFIX))?
+    {
+        let Some(run_id) = run_id_of_manifest_key(&key) else {
+            continue;
+        };
+        if loaded.contains(run_id.as_str()) {
+            continue;
+        }
+        let quarantined = quarantine::error_of(processed, &run_id, Stage::Load)
+            .await
+            .map_err(LoadError::store(&key))?
+            .is_some();
+        if !quarantined {
+            pending.push(run_id);
+        }
+    }
+    Ok(pending)
+}
+
+fn query(run_id: &str, step: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> LoadError {
+    let (run_id, step) = (run_id.to_owned(), step.into());
+    move |source| LoadError::Query {
+        run_id,
+        step,
+        source,
+    }
+}
+
+/// A verified input file.
+struct Input {
+    table: &'static WarehouseTable,
+    key: String,
+    bytes: Bytes,
+    rows: u64,
+}
+
+async fn load(
+    client: &mut Client,
+    processed: &dyn ObjectStore,
+    run_id: &RunId,
+) -> Result<LoadOutcome, LoadError> {
+    let started = Instant::now();
+    let key = manifest_key(run_id);
+    let manifest_bytes = processed
+        .get(&key)
+        .await
+        .map_err(LoadError::store(&key))?
+        .ok_or_else(|| LoadError::ManifestMissing { key: key.clone() })?
+        .bytes;
+    let manifest = Manifest::from_json(&key, &manifest_bytes)?;
+    let inputs = fetch_inputs(&manifest, processed).await?;
+    let id = run_id.as_str();
+
+    let tx = client
+        .transaction()
+        .await
+        .map_err(query(id, "opening the transaction"))?;
+    // Serialise loads of the same run; different runs load concurrently.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('etl-load:' || $1))",
+        &[&id],
+    )
+    .await
+    .map_err(query(id, "locking the run"))?;
+    if let Some(row) = tx
+        .query_opt(
+            "SELECT loaded_at FROM etl_load_ledger WHERE run_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(query(id, "reading the ledger"))?
+    {
+        return Ok(LoadOutcome::AlreadyLoaded {
+            run_id: run_id.clone(),
+            loaded_at: row.get(0),
+        });
+    }
+
+    let mut rows = BTreeMap::new();
+    for input in &inputs {
+        let copied = stage(&tx, input, id).await?;
+        rows.insert(input.table.name.to_string(), copied);
+    }
+    for input in inputs
+        .iter()
+        .filter(|i| i.table.kind == TableKind::Dimension)
+    {
+        merge(&tx, input.table, id).await?;
+    }
+    for input in inputs.iter().filter(|i| i.table.kind == TableKind::Fact) {
+        for fk in FOREIGN_KEYS.iter().filter(|fk| fk.fact == input.table.name) {
+            if let Some(statement) = sql::inferred_members(fk) {
+                tx.batch_execute(&statement).await.map_err(query(
+                    id,
+                    format!(
+                        "adding inferred members of {} for {}",
+                        fk.dimension, fk.fact
+                    ),
+                ))?;
+            }
+        }
+        merge(&tx, input.table, id).await?;
+    }
+    let counts = serde_json::to_value(&rows).unwrap_or_default();
+    tx.execute(
+        "INSERT INTO etl_load_ledger (run_id, manifest_sha256, rows) VALUES ($1, $2, $3)",
+        &[&id, &sha256_hex(&manifest_bytes), &counts],
+    )
+    .await
+    .map_err(query(id, "writing the ledger"))?;
+    tx.commit().await.map_err(query(id, "committing"))?;
+    let elapsed = started.elapsed();
+    tracing::info!(
+        run_id = id,
+        rows = rows.values().sum::<u64>(),
+        secs = elapsed.as_secs_f64(),
+        "load run committed"
+    );
+    Ok(LoadOutcome::Loaded {
+        run_id: run_id.clone(),
+        rows,
+        elapsed,
+    })
+}
+
+/// Fetches every file of the manifest and checks it against the manifest and the catalog.
+async fn fetch_inputs(
+    manifest: &Manifest,
+    processed: &dyn ObjectStore,
+) -> Result<Vec<Input>, LoadError> {
+    let mut inputs = Vec::new();
+    for table in &WAREHOUSE_TABLES {
+        let Some(files) = manifest.tables.get(table.name) else {
+            continue;
+        };
+        for part in &files.parts {
+            let bytes = processed
+                .get(&part.key)
+                .await
+                .map_err(LoadError::store(&part.key))?
+                .ok_or_else(|| LoadError::FileMissing {
+                    key: part.key.clone(),
+                })?
+                .bytes;
+            let mismatch = |what, expected: String, found: String| LoadError::FileMismatch {
+                key: part.key.clone(),
+                what,
+                expected,
+                found,
+            };
+            if bytes.len() as u64 != part.bytes {
+                return Err(mismatch(
+                    "the size",
+                    part.bytes.to_string(),
+                    bytes.len().to_string(),
+                ));
+            }
+            let sha256 = sha256_hex(&bytes);
+            if sha256 != part.sha256 {
+                return Err(mismatch("the sha256", part.sha256.clone(), sha256));
+            }
+            let (_, rows) = open(&part.key, bytes.clone(), table)?;
+            if rows != part.rows {
+                return Err(mismatch(
+                    "the row count",
+                    part.rows.to_string(),
+                    rows.to_string(),
+                ));
+            }
+            inputs.push(Input {
+                table,
+                key: part.key.clone(),
+                bytes,
+                rows,
+            });
+        }
+    }
+    if let Some(unknown) = manifest
+        .tables
+        .keys()
+        .find(|t| !WAREHOUSE_TABLES.iter().any(|w| w.name == t.as_str()))
+    {
+        return Err(LoadError::BadParquet {
+            key: manifest_key(&manifest.run_id),
+            reason: format!("names {unknown:?}, which is not a warehouse table"),
+        });
+    }
+    Ok(inputs)
+}
+
+/// Creates the staging table and COPYs the file into it, one record batch at a time.
+async fn stage(tx: &Transaction<'_>, input: &Input, run_id: &str) -> Result<u64, LoadError> {
+    let table = input.table;
+    tx.batch_execute(&sql::create_stage(table))
+        .await
+        .map_err(query(
+            run_id,
+            format!("creating the staging table of {}", table.name),
+        ))?;
+    let sink = tx
+        .copy_in(&sql::copy_stage(table))
+        .await
+        .map_err(query(run_id, format!("starting COPY into {}", table.name)))?;
+    let types: Vec<_> = table.columns.iter().map(|c| copy_type(c.ty)).collect();
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures_util::pin_mut!(writer);
+    let (reader, _) = open(&input.key, input.bytes.clone(), table)?;
+    let mut copied = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| LoadError::BadParquet {
+            key: input.key.clone(),
+            reason: e.to_string(),
+        })?;
+        copied += copy_batch(&input.key, table, &batch, writer.as_mut())
+            .await
+            .map_err(|(step, source)| match source {
+                Some(source) => LoadError::Query {
+                    run_id: run_id.to_owned(),
+                    step,
+                    source,
+                },
+                None => LoadError::BadParquet {
+                    key: input.key.clone(),
+                    reason: step,
+                },
+            })?;
+    }
+    writer
+        .finish()
+        .await
+        .map_err(query(run_id, format!("finishing COPY into {}", table.name)))?;
+    debug_assert_eq!(copied, input.rows);
+    Ok(copied)
+}
+
+async fn merge(
+    tx: &Transaction<'_>,
+    table: &WarehouseTable,
+    run_id: &str,
+) -> Result<(), LoadError> {
+    tx.batch_execute(&sql::merge(table))
+        .await
+        .map_err(query(run_id, format!("merging {}", table.name)))
+}
