@@ -115,29 +115,43 @@ async fn transform(
         .bytes;
     let manifest = Manifest::from_json(&key, &manifest_bytes)?;
 
-    let (frames, changed) = read_run(&manifest, landing).await?;
+    // I/O is async; parsing, polars and Parquet encoding run on the blocking pool (polars
+    // blocks in place, which a current-thread runtime's worker must not do).
+    let parts = fetch_parts(&manifest, landing).await?;
+    let run = manifest.clone();
+    let (frames, changed) = blocking(move || parse_run(&run, parts)).await?;
     let input_rows = manifest.total_rows();
 
     // Merge the run into the snapshots (those it does not touch are only read).
-    let mut snapshots: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
+    let mut snapshots: BTreeMap<&'static str, Snapshot> = BTreeMap::new();
     for table in SNAPSHOT_TABLES {
         let snapshot = match changed.get(table) {
             Some(rows) => state::merge_and_save(processed, table, rows).await?,
             None => state::load(processed, table).await?,
         };
-        snapshots.insert(table, snapshot_frame(&snapshot, table)?);
+        snapshots.insert(table, snapshot);
     }
 
-    let outputs = build_outputs(&frames, &snapshots)?;
+    let encoded = blocking(move || {
+        let mut snapshot_frames = BTreeMap::new();
+        for (table, snapshot) in &snapshots {
+            snapshot_frames.insert(*table, snapshot_frame(snapshot, table)?);
+        }
+        let outputs = build_outputs(&frames, &snapshot_frames)?;
+        outputs
+            .iter()
+            .filter_map(|(name, frame)| warehouse_table(name).map(|t| (t, frame)))
+            .map(|(table, frame)| {
+                Ok((table.name, frame.height() as u64, to_parquet(table, frame)?))
+            })
+            .collect::<Result<Vec<_>, TransformError>>()
+    })
+    .await?;
 
     let mut tables = BTreeMap::new();
-    for (name, frame) in &outputs {
-        let Some(table) = warehouse_table(name) else {
-            continue;
-        };
-        let bytes = to_parquet(table, frame)?;
+    for (name, rows, bytes) in encoded {
         let key = processed_table_key(name, run_id);
-        let part = Part::describe(key.clone(), frame.height() as u64, &bytes);
+        let part = Part::describe(key.clone(), rows, &bytes);
         processed
             .put(&key, Bytes::from(bytes))
             .await
@@ -194,16 +208,32 @@ async fn transform(
 type Frames = BTreeMap<&'static str, DataFrame>;
 type Changed = BTreeMap<&'static str, Vec<RowVersion>>;
 
-/// Reads and verifies every part the manifest lists into typed frames; also returns the row
-/// versions of the snapshot tables.
-async fn read_run(
+/// Fetches and verifies every part the manifest lists, by table.
+async fn fetch_parts(
     manifest: &Manifest,
     landing: &dyn ObjectStore,
+) -> Result<Vec<(String, Vec<(String, Bytes)>)>, TransformError> {
+    let mut tables = Vec::new();
+    for (name, files) in &manifest.tables {
+        let mut parts = Vec::new();
+        for part in &files.parts {
+            parts.push((part.key.clone(), read_part(part, landing).await?));
+        }
+        tables.push((name.clone(), parts));
+    }
+    Ok(tables)
+}
+
+/// Parses verified parts into typed frames; also returns the row versions of the snapshot
+/// tables.
+fn parse_run(
+    manifest: &Manifest,
+    parts: Vec<(String, Vec<(String, Bytes)>)>,
 ) -> Result<(Frames, Changed), TransformError> {
     let mut frames = BTreeMap::new();
     let mut changed: Changed = BTreeMap::new();
-    for (name, files) in &manifest.tables {
-        let table = source_table(name).ok_or_else(|| TransformError::BadValue {
+    for (name, table_parts) in parts {
+        let table = source_table(&name).ok_or_else(|| TransformError::BadValue {
             key: manifest_key(&manifest.run_id),
             line: 0,
             column: None,
@@ -211,32 +241,44 @@ async fn read_run(
         })?;
         let keeps_snapshot = SNAPSHOT_TABLES.contains(&table.name);
         let mut rows = SourceRows::new(table);
-        for part in &files.parts {
-            let bytes = read_part(part, landing).await?;
-            let text = std::str::from_utf8(&bytes).map_err(|e| TransformError::BadValue {
-                key: part.key.clone(),
+        for (key, bytes) in &table_parts {
+            let text = std::str::from_utf8(bytes).map_err(|e| TransformError::BadValue {
+                key: key.clone(),
                 line: 0,
                 column: None,
                 reason: format!("not UTF-8: {e}"),
             })?;
             for (i, line) in text.lines().enumerate() {
-                rows.push_line(&part.key, i as u64 + 1, line)?;
+                rows.push_line(key, i as u64 + 1, line)?;
                 if keeps_snapshot && let Some(version) = state::version_of(table.name, line) {
                     changed.entry(table.name).or_default().push(version);
                 }
             }
         }
-        if rows.len() as u64 != files.rows {
+        let expected = manifest.tables.get(&name).map_or(0, |f| f.rows);
+        if rows.len() as u64 != expected {
             return Err(TransformError::PartMismatch {
                 key: manifest_key(&manifest.run_id),
                 what: "the row count of table",
-                expected: files.rows.to_string(),
+                expected: expected.to_string(),
                 found: format!("{} ({name})", rows.len()),
             });
         }
         frames.insert(table.name, rows.into_frame()?);
     }
     Ok((frames, changed))
+}
+
+/// Runs CPU-bound work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, TransformError> + Send + 'static,
+) -> Result<T, TransformError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| TransformError::Parquet {
+            table: "-",
+            reason: format!("the transform worker failed: {e}"),
+        })?
 }
 
 /// A part's bytes, after checking them against the manifest.

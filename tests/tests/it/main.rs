@@ -3,7 +3,10 @@
 
 mod extract_stage;
 mod harness;
+mod load_stage;
+mod reconcile;
 mod seed;
 mod simulate;
 mod stores;
 mod support;
+mod transform_stage;

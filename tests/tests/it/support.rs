@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use etl_cli::seed::generate::SeedSpec;
+
 use etl_cli::seed::{SeedOptions, SeedReport};
 use etl_tests::TestDatabase;
 
@@ -187,4 +188,73 @@ pub fn temp_store() -> (tempfile::TempDir, etl_shared::store::LocalStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = etl_shared::store::LocalStore::new(dir.path()).unwrap();
     (dir, store)
+}
+
+/// The whole local pipeline over fresh databases and stores, driven stage by stage.
+pub struct Pipeline {
+    pub source: TestDatabase,
+    pub warehouse: TestDatabase,
+    pub landing: etl_shared::store::LocalStore,
+    pub processed: etl_shared::store::LocalStore,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+impl Pipeline {
+    /// A source seeded with `spec`, an empty warehouse, empty stores.
+    pub async fn new(label: &str, spec: SeedSpec) -> Pipeline {
+        let (source, _) = seeded(&format!("{label}_src"), spec).await;
+        let warehouse = TestDatabase::create(&format!("{label}_wh")).await;
+        let (landing_dir, landing) = temp_store();
+        let (processed_dir, processed) = temp_store();
+        Pipeline {
+            source,
+            warehouse,
+            landing,
+            processed,
+            _dirs: (landing_dir, processed_dir),
+        }
+    }
+
+    pub async fn extract(&self) -> extract::ExtractOutcome {
+        run_extract(&self.source.url, &self.landing, &extract_options())
+            .await
+            .expect("extract")
+    }
+
+    /// Transforms every pending landing run, in order.
+    pub async fn transform(&self) -> Vec<transform::TransformOutcome> {
+        let mut out = Vec::new();
+        for run_id in transform::pending_runs(&self.landing, &self.processed)
+            .await
+            .unwrap()
+        {
+            out.push(
+                transform::transform_run(&run_id, &self.landing, &self.processed)
+                    .await
+                    .expect("transform"),
+            );
+        }
+        out
+    }
+
+    /// Migrates the warehouse and loads every pending processed run, in order.
+    pub async fn load(&self) -> Vec<load::LoadOutcome> {
+        let mut client = self.warehouse.connect().await;
+        load::migrate(&mut client).await.expect("migrate");
+        let mut out = Vec::new();
+        for run_id in load::pending_loads(&client, &self.processed).await.unwrap() {
+            out.push(
+                load::load_run(&mut client, &self.processed, &run_id)
+                    .await
+                    .expect("load"),
+            );
+        }
+        out
+    }
+
+    pub async fn run(&self) {
+        self.extract().await;
+        self.transform().await;
+        self.load().await;
+    }
 }
