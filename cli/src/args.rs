@@ -36,6 +36,14 @@ pub enum Command {
         after_help = "Example:\n  ETL_SOURCE_URL=postgres://postgres@localhost/totesys ETL_LANDING=./landing etl run --stage extract"
     )]
     Run(RunArgs),
+    /// Show the watermark, freshness lag, recent runs, pending runs and quarantined inputs.
+    #[command(after_help = "Example:\n  etl status --json | jq .lag_secs")]
+    Status(StatusArgs),
+    /// Run a stage again for one run (after fixing what quarantined it).
+    #[command(
+        after_help = "Example:\n  etl replay 20261125T081500.123456Z-0a1b2c3d --stage transform"
+    )]
+    Replay(ReplayArgs),
     /// Run a demonstration on a throwaway Postgres (or ETL_SOURCE_URL) and print a report.
     #[command(after_help = "Example:\n  etl demo --scale 20000")]
     Demo(DemoArgs),
@@ -46,7 +54,7 @@ pub struct DemoArgs {
     /// Sales orders in the seeded history.
     #[arg(long, default_value_t = 20_000)]
     pub scale: u64,
-    /// Live operations simulated after the seed.
+    /// Live operations simulated between the two pipeline runs.
     #[arg(long, default_value_t = 300)]
     pub operations: u64,
 }
@@ -69,6 +77,34 @@ pub struct RunArgs {
     /// Which stage to run.
     #[arg(long, value_enum, default_value = "all")]
     pub stage: StageArg,
+    /// Run again every DURATION (e.g. 30s, 5m) until Ctrl-C, like the schedule does.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub every: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A stage that can be replayed for one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReplayStage {
+    Transform,
+    Load,
+    /// Transform, then load.
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The run to replay (its id, as in `etl status`).
+    pub run_id: etl_shared::RunId,
+    /// Which stage to run again.
+    #[arg(long, value_enum, default_value = "all")]
+    pub stage: ReplayStage,
 }
 
 #[derive(Debug, Args)]

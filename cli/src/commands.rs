@@ -1,214 +1,98 @@
 //! The `etl` commands: each reads configuration, calls a library, and prints a short report.
 
 use anyhow::{Context, bail};
-use etl_shared::Classify;
 use etl_shared::Config;
-use etl_shared::catalog::SOURCE_TABLES;
-use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
-use etl_shared::store::{LocalStore, ObjectStore};
-use extract::{ExtractOptions, Stop};
+use etl_shared::manifest::Stage;
+use etl_shared::quarantine;
 
-use crate::args::{Command, DemoArgs, RunArgs, SeedArgs, SimulateArgs, StageArg};
-use crate::pgcluster::Cluster;
+use crate::args::{Command, ReplayArgs, ReplayStage, RunArgs, SeedArgs, SimulateArgs, StageArg};
+use crate::local::{Local, Stages, database_url, print_cycle, run_every};
 use crate::seed::{self, SeedOptions, generate::SeedSpec};
 use crate::simulate::{self, SimulateOptions};
+use crate::{demo, status};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     match command {
         Command::Seed(args) => seed_command(&config, args).await,
         Command::Simulate(args) => simulate_command(&config, args).await,
-        Command::Run(args) => run_command(&config, args).await,
-        Command::Demo(args) => demo_command(&config, args).await,
+        Command::Run(args) => run_command(config, args).await,
+        Command::Status(args) => {
+            let local = Local::new(config)?;
+            let status = status::status(&local).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                status::print(&status);
+            }
+            Ok(())
+        }
+        Command::Replay(args) => replay_command(config, args).await,
+        Command::Demo(args) => demo::demo(&config, args).await,
     }
 }
 
-/// The source URL; Secrets Manager credentials are only resolved by the Lambdas.
 fn source_url(config: &Config) -> anyhow::Result<&str> {
-    match config.source()? {
-        DatabaseLocator::Url(url) => Ok(url),
-        DatabaseLocator::SecretArn(_) => bail!(
-            "ETL_SOURCE_SECRET_ARN is set but the local tool needs ETL_SOURCE_URL: set the URL instead"
-        ),
-    }
+    database_url(
+        config.source()?,
+        etl_shared::config::SOURCE_URL,
+        etl_shared::config::SOURCE_SECRET_ARN,
+    )
 }
 
-/// Where local runs keep a stage's objects when no location is configured.
-const DEFAULT_LANDING: &str = ".etl/landing";
-const DEFAULT_PROCESSED: &str = ".etl/processed";
-
-/// The store at `location`, or the local default.
-fn open_store(
-    location: Option<&StoreLocation>,
-    var: &str,
-    default: &str,
-) -> anyhow::Result<Box<dyn ObjectStore>> {
-    match location {
-        None => Ok(Box::new(LocalStore::new(default)?)),
-        Some(StoreLocation::Local(path)) => Ok(Box::new(LocalStore::new(path.clone())?)),
-        Some(StoreLocation::S3 { .. }) => bail!(
-            "{var} names an S3 location, which the local tool cannot use yet: give a directory"
-        ),
-    }
-}
-
-async fn run_command(config: &Config, args: RunArgs) -> anyhow::Result<()> {
-    match args.stage {
-        StageArg::Extract => {
-            let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
-            extract_once(config, landing.as_ref()).await
-        }
-        StageArg::Transform => {
-            let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
-            let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
-            transform_pending(landing.as_ref(), processed.as_ref()).await
-        }
-        StageArg::Load => {
-            let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
-            load_pending(config, processed.as_ref()).await
-        }
-        StageArg::All => {
-            let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
-            let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
-            extract_once(config, landing.as_ref()).await?;
-            transform_pending(landing.as_ref(), processed.as_ref()).await?;
-            load_pending(config, processed.as_ref()).await
-        }
-    }
-}
-
-fn warehouse_url(config: &Config) -> anyhow::Result<&str> {
-    match config.warehouse()? {
-        DatabaseLocator::Url(url) => Ok(url),
-        DatabaseLocator::SecretArn(_) => bail!(
-            "ETL_WAREHOUSE_SECRET_ARN is set but the local tool needs ETL_WAREHOUSE_URL: set the URL instead"
-        ),
-    }
-}
-
-/// Applies the migrations, then loads every processed run not in the ledger, oldest first.
-async fn load_pending(config: &Config, processed: &dyn ObjectStore) -> anyhow::Result<()> {
-    let url = warehouse_url(config)?;
-    let mut client =
-        etl_shared::db::connect("warehouse", url, "etl-load", config.connect_timeout).await?;
-    let applied = load::migrate(&mut client).await?;
-    if !applied.is_empty() {
-        println!("load: applied migrations {}", applied.join(", "));
-    }
-    let pending = load::pending_loads(&client, processed).await?;
-    let mut failed = 0;
-    for run_id in &pending {
-        match load::load_run(&mut client, processed, run_id).await {
-            Ok(load::LoadOutcome::Loaded {
-                run_id,
-                rows,
-                elapsed,
-            }) => println!(
-                "load {run_id}  rows {:>9}  {:.2}s",
-                rows.values().sum::<u64>(),
-                elapsed.as_secs_f64()
-            ),
-            Ok(load::LoadOutcome::AlreadyLoaded { run_id, loaded_at }) => {
-                println!("load {run_id}  already loaded at {loaded_at}")
-            }
-            Err(error) if error.kind() == etl_shared::ErrorKind::Permanent => {
-                eprintln!("load {run_id} quarantined: {error}");
-                failed += 1;
-            }
-            Err(error) => return Err(error).context(format!("load of run {run_id}")),
-        }
-    }
-    println!(
-        "load: {} runs loaded, {failed} quarantined",
-        pending.len() - failed
-    );
-    if failed > 0 {
-        bail!(
-            "{failed} run(s) quarantined by load: fix the input and `etl replay RUN_ID --stage load`"
-        );
-    }
-    Ok(())
-}
-
-/// Transforms every landing run not yet transformed or quarantined, oldest first. A run that
-/// fails with bad input is quarantined and the others still go through; the command then fails.
-async fn transform_pending(
-    landing: &dyn ObjectStore,
-    processed: &dyn ObjectStore,
-) -> anyhow::Result<()> {
-    let pending = transform::pending_runs(landing, processed).await?;
-    let mut failed = Vec::new();
-    for run_id in &pending {
-        match transform::transform_run(run_id, landing, processed).await {
-            Ok(outcome) => println!(
-                "transform {}  rows in {:>9}  out {:>9}  bytes {:>10}  {:.2}s",
-                outcome.run_id,
-                outcome.input_rows,
-                outcome.rows.values().sum::<u64>(),
-                outcome.bytes,
-                outcome.elapsed.as_secs_f64()
-            ),
-            Err(error) if error.kind() == etl_shared::ErrorKind::Permanent => {
-                eprintln!("transform {run_id} quarantined: {error}");
-                failed.push(run_id.clone());
-            }
-            Err(error) => return Err(error).context(format!("transform of run {run_id}")),
-        }
-    }
-    println!(
-        "transform: {} runs transformed, {} quarantined",
-        pending.len() - failed.len(),
-        failed.len()
-    );
-    if !failed.is_empty() {
-        bail!(
-            "{} run(s) quarantined under quarantine/ in the processed store: fix the input and              `etl replay RUN_ID --stage transform`",
-            failed.len()
-        );
-    }
-    Ok(())
-}
-
-/// One extract invocation, with a line per committed run.
-async fn extract_once(config: &Config, landing: &dyn ObjectStore) -> anyhow::Result<()> {
-    let url = source_url(config)?;
-    let mut client =
-        etl_shared::db::connect("source", url, "etl-extract", config.connect_timeout).await?;
-    let options = ExtractOptions {
-        row_budget: config.row_budget,
-        lookback: config.lookback,
-        ..ExtractOptions::new(&SOURCE_TABLES)
+async fn run_command(config: Config, args: RunArgs) -> anyhow::Result<()> {
+    let stages = match args.stage {
+        StageArg::Extract => Stages::Extract,
+        StageArg::Transform => Stages::Transform,
+        StageArg::Load => Stages::Load,
+        StageArg::All => Stages::All,
     };
-    let outcome = extract::extract(&mut client, landing, &options)
-        .await
-        .context("extract failed")?;
-    for run in &outcome.runs {
-        println!(
-            "extract {}  rows {:>9}  bytes {:>11}  window ({}, {}]",
-            run.run_id,
-            run.total_rows(),
-            run.bytes,
-            run.window
-                .from
-                .map(etl_shared::time::format_micros)
-                .unwrap_or_else(|| "-inf".into()),
-            etl_shared::time::format_micros(run.window.to),
+    let local = Local::new(config)?;
+    if let Some(every) = args.every {
+        return run_every(&local, stages, every).await;
+    }
+    let cycle = local.cycle(stages).await?;
+    print_cycle(&cycle);
+    let failures = cycle.failures();
+    if !failures.is_empty() {
+        bail!(
+            "{} run(s) failed (see above); inputs with bad data are quarantined: `etl status` \
+             lists them, `etl replay RUN_ID` retries after a fix",
+            failures.len()
         );
     }
-    let watermark = outcome
-        .watermark
-        .map(etl_shared::time::format_micros)
-        .unwrap_or_else(|| "none".into());
-    match outcome.stop {
-        Stop::LostRace => println!(
-            "extract lost the race: another extract advanced the watermark first (now {watermark})"
-        ),
-        Stop::NothingNew => println!("extract: nothing new; watermark {watermark}"),
-        stop => println!(
-            "extract: {} rows in {} runs ({stop:?}); watermark {watermark}",
-            outcome.total_rows(),
-            outcome.runs.len()
-        ),
+    Ok(())
+}
+
+async fn replay_command(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
+    let local = Local::new(config)?;
+    let run = &args.run_id;
+    if matches!(args.stage, ReplayStage::Transform | ReplayStage::All) {
+        quarantine::clear(local.processed.as_ref(), run, Stage::Transform).await?;
+        let outcome =
+            transform::transform_run(run, local.landing.as_ref(), local.processed.as_ref())
+                .await
+                .with_context(|| format!("replaying transform of {run}"))?;
+        println!(
+            "transform {run}  rows {:>9}  bytes {:>11}",
+            outcome.rows.values().sum::<u64>(),
+            outcome.bytes
+        );
+    }
+    if matches!(args.stage, ReplayStage::Load | ReplayStage::All) {
+        quarantine::clear(local.processed.as_ref(), run, Stage::Load).await?;
+        let mut warehouse = local.warehouse().await?;
+        match load::load_run(&mut warehouse, local.processed.as_ref(), run)
+            .await
+            .with_context(|| format!("replaying load of {run}"))?
+        {
+            load::LoadOutcome::Loaded { rows, .. } => {
+                println!("load      {run}  rows {:>9}", rows.values().sum::<u64>())
+            }
+            load::LoadOutcome::AlreadyLoaded { loaded_at, .. } => {
+                println!("load      {run}  already loaded at {loaded_at}: nothing to do")
+            }
+        }
     }
     Ok(())
 }
@@ -299,75 +183,5 @@ async fn simulate_command(config: &Config, args: SimulateArgs) -> anyhow::Result
         report.distinct_rows(),
         report.elapsed_secs
     );
-    Ok(())
-}
-
-/// The demo: everything on a throwaway cluster unless ETL_SOURCE_URL names a database. Ctrl-C
-/// stops it cleanly, so the cluster is always removed.
-async fn demo_command(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
-    tokio::select! {
-        result = demo(config, args) => result,
-        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
-    }
-}
-
-async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let (cluster, url) = match &config.source {
-        Some(_) => (None, source_url(config)?.to_owned()),
-        None => {
-            tracing::info!("ETL_SOURCE_URL is not set: starting a throwaway Postgres");
-            let cluster = tokio::task::spawn_blocking(|| Cluster::start("etl-demo-pg-")).await??;
-            let admin = etl_shared::db::connect(
-                "source",
-                &cluster.url("postgres"),
-                "etl-demo",
-                config.connect_timeout,
-            )
-            .await?;
-            admin.batch_execute("CREATE DATABASE totesys").await?;
-            let url = cluster.url("totesys");
-            (Some(cluster), url)
-        }
-    };
-    let mut client =
-        etl_shared::db::connect("source", &url, "etl-demo", config.connect_timeout).await?;
-    let spec = SeedSpec {
-        scale: args.scale,
-        seed: 1,
-        end: seed::default_end(),
-    };
-    let seeded = seed::seed(
-        &mut client,
-        SeedOptions { spec, force: false },
-        |table, rows, _| {
-            tracing::info!(table, rows, "seeded");
-        },
-    )
-    .await
-    .context("seeding the demo source")?;
-    let options = SimulateOptions {
-        operations: Some(args.operations),
-        ..SimulateOptions::default()
-    };
-    let live = simulate::simulate(&url, config.connect_timeout, &options).await?;
-
-    println!("totesys demo source: {}", etl_shared::db::redact_url(&url));
-    println!("{:<16} {:>10} {:>10}", "table", "seeded", "live");
-    for (table, rows) in &seeded.rows {
-        let changed = live.rows.get(table).map_or(0, |ids| ids.len());
-        println!("{table:<16} {rows:>10} {changed:>10}");
-    }
-    println!(
-        "seeded {} rows and simulated {} live operations in {:.1}s",
-        seeded.total_rows(),
-        live.total_operations(),
-        started.elapsed().as_secs_f64()
-    );
-    println!("(the extract, transform and load stages are not built yet: see the open issues)");
-    if let Some(cluster) = cluster {
-        drop(client);
-        tokio::task::spawn_blocking(move || cluster.stop()).await?;
-    }
     Ok(())
 }

@@ -3,7 +3,10 @@
 
 pub mod args;
 pub mod commands;
+pub mod demo;
+pub mod local;
 pub mod pgcluster;
 pub mod seed;
 pub mod simulate;
+pub mod status;
 pub mod telemetry;

@@ -6,7 +6,12 @@ use etl_cli::args::Cli;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    etl_cli::telemetry::init();
+    // The demo prints its own report; its per-run log lines would only bury it.
+    let level = match cli.command {
+        etl_cli::args::Command::Demo(_) => "warn",
+        _ => "info",
+    };
+    etl_cli::telemetry::init(level);
     match etl_cli::commands::run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

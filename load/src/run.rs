@@ -339,3 +339,20 @@ async fn merge(
         .await
         .map_err(query(run_id, format!("merging {}", table.name)))
 }
+
+/// Handles an S3 notification for processed manifests (the load Lambda's event, and what the
+/// local runner builds): loads every announced run, one after the other, and reports each.
+/// `prefix` is the processed store's key prefix.
+pub async fn handle_event(
+    event: &etl_shared::event::S3Event,
+    prefix: &str,
+    client: &mut Client,
+    processed: &dyn ObjectStore,
+) -> Vec<(RunId, Result<LoadOutcome, LoadError>)> {
+    let mut results = Vec::new();
+    for run_id in event.manifest_runs(prefix) {
+        let result = load_run(client, processed, &run_id).await;
+        results.push((run_id, result));
+    }
+    results
+}

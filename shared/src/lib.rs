@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod event;
 pub mod layout;
 pub mod manifest;
 pub mod quarantine;

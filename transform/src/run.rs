@@ -465,3 +465,20 @@ async fn quarantine(
     .map_err(TransformError::store(&key))?;
     Ok(())
 }
+
+/// Handles an S3 notification for landing manifests (the transform Lambda's event, and what the
+/// local runner builds): transforms every announced run, one after the other, and reports each.
+/// `prefix` is the landing store's key prefix.
+pub async fn handle_event(
+    event: &etl_shared::event::S3Event,
+    prefix: &str,
+    landing: &dyn ObjectStore,
+    processed: &dyn ObjectStore,
+) -> Vec<(RunId, Result<TransformOutcome, TransformError>)> {
+    let mut results = Vec::new();
+    for run_id in event.manifest_runs(prefix) {
+        let result = transform_run(&run_id, landing, processed).await;
+        results.push((run_id, result));
+    }
+    results
+}

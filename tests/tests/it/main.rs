@@ -4,6 +4,7 @@
 mod extract_stage;
 mod harness;
 mod load_stage;
+mod pipeline;
 mod reconcile;
 mod seed;
 mod simulate;

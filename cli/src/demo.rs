@@ -1,0 +1,179 @@
+//! `etl demo`: the whole pipeline on a fresh machine with nothing configured. A throwaway
+//! Postgres (unless ETL_SOURCE_URL and ETL_WAREHOUSE_URL are given), temporary stores, a seeded
+//! history, two pipeline cycles around a burst of live activity, and a short report. Nothing is
+//! left running or on disk afterwards, Ctrl-C included.
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use etl_shared::Config;
+use etl_shared::config::{DatabaseLocator, StoreLocation};
+use etl_shared::warehouse::WAREHOUSE_TABLES;
+
+use crate::args::DemoArgs;
+use crate::local::{Local, Stages, database_url};
+use crate::pgcluster::Cluster;
+use crate::seed::{self, SeedOptions, generate::SeedSpec};
+use crate::simulate::{self, SimulateOptions};
+
+pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
+    let mut cluster = None;
+    let result = tokio::select! {
+        result = run(config, &args, &mut cluster) => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    if let Some(cluster) = cluster {
+        tokio::task::spawn_blocking(move || cluster.stop()).await?;
+    }
+    result
+}
+
+async fn run(
+    config: &Config,
+    args: &DemoArgs,
+    cluster: &mut Option<Cluster>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (source, warehouse) = match (&config.source, &config.warehouse) {
+        (Some(source), Some(warehouse)) => (
+            database_url(source, "ETL_SOURCE_URL", "ETL_SOURCE_SECRET_ARN")?.to_owned(),
+            database_url(warehouse, "ETL_WAREHOUSE_URL", "ETL_WAREHOUSE_SECRET_ARN")?.to_owned(),
+        ),
+        (None, None) => {
+            println!(
+                "starting a throwaway PostgreSQL (set ETL_SOURCE_URL and ETL_WAREHOUSE_URL to use yours)"
+            );
+            let started = tokio::task::spawn_blocking(|| Cluster::start("etl-demo-pg-")).await??;
+            let admin = etl_shared::db::connect(
+                "demo",
+                &started.url("postgres"),
+                "etl-demo",
+                config.connect_timeout,
+            )
+            .await?;
+            for database in ["totesys", "warehouse"] {
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {database}"))
+                    .await
+                    .with_context(|| format!("creating the demo database {database}"))?;
+            }
+            let urls = (started.url("totesys"), started.url("warehouse"));
+            *cluster = Some(started);
+            urls
+        }
+        _ => bail!(
+            "set both ETL_SOURCE_URL and ETL_WAREHOUSE_URL, or neither (for a throwaway Postgres)"
+        ),
+    };
+    let stores = tempfile::tempdir().context("creating the demo's temporary stores")?;
+    let local = Local::new(Config {
+        source: Some(DatabaseLocator::Url(source.clone())),
+        warehouse: Some(DatabaseLocator::Url(warehouse.clone())),
+        landing: Some(StoreLocation::Local(stores.path().join("landing"))),
+        processed: Some(StoreLocation::Local(stores.path().join("processed"))),
+        ..config.clone()
+    })?;
+
+    let mut source_client = local.source().await?;
+    let seeded = seed::seed(
+        &mut source_client,
+        SeedOptions {
+            spec: SeedSpec {
+                scale: args.scale,
+                seed: 1,
+                end: seed::default_end(),
+            },
+            force: false,
+        },
+        |_, _, _| {},
+    )
+    .await
+    .context("seeding the demo source")?;
+    println!(
+        "1. seeded totesys: {} rows ({} sales orders) in {:.1}s",
+        seeded.total_rows(),
+        args.scale,
+        seeded.elapsed.as_secs_f64()
+    );
+
+    let cycle = local.cycle(Stages::All).await?;
+    report_cycle("2. initial load", &cycle)?;
+
+    let live = simulate::simulate(
+        &source,
+        config.connect_timeout,
+        &SimulateOptions {
+            operations: Some(args.operations),
+            order_edit_rate: 0.05,
+            dimension_edit_rate: 0.02,
+            ..SimulateOptions::default()
+        },
+    )
+    .await?;
+    println!(
+        "3. simulated live activity: {} operations, {} rows changed",
+        live.total_operations(),
+        live.distinct_rows()
+    );
+    let cycle = local.cycle(Stages::All).await?;
+    report_cycle("4. incremental run", &cycle)?;
+
+    let wh = local.warehouse().await?;
+    println!("\nwarehouse tables:");
+    for table in &WAREHOUSE_TABLES {
+        let rows: i64 = wh
+            .query_one(&format!("SELECT count(*) FROM {}", table.name), &[])
+            .await?
+            .get(0);
+        println!("  {:<22} {rows:>9}", table.name);
+    }
+    let status = crate::status::status(&local).await?;
+    if let (Some(mark), Some(lag)) = (&status.watermark, status.lag_secs) {
+        println!("\nfreshness: watermark {mark}, lag {lag:.1}s");
+    }
+    println!("\nreport_monthly_sales (latest months, top value first):");
+    let rows = wh
+        .query(
+            "SELECT month::text, currency_code, counterparty_country, orders, sales_value::text \
+             FROM report_monthly_sales ORDER BY month DESC, sales_value DESC LIMIT 5",
+            &[],
+        )
+        .await?;
+    println!(
+        "  {:<10} {:<4} {:<52} {:>6} {:>14}",
+        "month", "ccy", "counterparty country", "orders", "sales value"
+    );
+    for r in rows {
+        println!(
+            "  {:<10} {:<4} {:<52} {:>6} {:>14}",
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, String>(2),
+            r.get::<_, i64>(3),
+            r.get::<_, String>(4)
+        );
+    }
+    println!("\ndemo finished in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn report_cycle(label: &str, cycle: &crate::local::Cycle) -> anyhow::Result<()> {
+    let failures = cycle.failures();
+    if !failures.is_empty() {
+        bail!("{label} failed: {}", failures.join("; "));
+    }
+    let extracted = cycle.extract.as_ref().map_or(0, |e| e.total_rows());
+    let loaded: u64 = cycle
+        .loaded
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Ok(load::LoadOutcome::Loaded { rows, .. }) => Some(rows.values().sum::<u64>()),
+            _ => None,
+        })
+        .sum();
+    println!(
+        "{label}: extracted {extracted} rows in {} runs, loaded {loaded} warehouse rows",
+        cycle.extract.as_ref().map_or(0, |e| e.runs.len())
+    );
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! The local runner: the pipeline on one machine, stages chained exactly as S3 notifications
+//! chain them in the cloud. After extract, the runner builds the S3 event the landing bucket
+//! would send for the new manifests and hands it to transform's event handler; likewise from
+//! the processed store to load. The Lambdas call the same handlers with the real events.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use etl_shared::Config;
+use etl_shared::catalog::SOURCE_TABLES;
+use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
+use etl_shared::event::S3Event;
+use etl_shared::layout::{RunId, manifest_key};
+use etl_shared::store::{LocalStore, ObjectStore};
+use extract::{ExtractOptions, ExtractOutcome};
+use load::{LoadError, LoadOutcome};
+use tokio_postgres::Client;
+use transform::{TransformError, TransformOutcome};
+
+/// Where local runs keep the stores when no location is configured.
+pub const DEFAULT_LANDING: &str = ".etl/landing";
+pub const DEFAULT_PROCESSED: &str = ".etl/processed";
+
+/// Which stages a cycle runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stages {
+    Extract,
+    Transform,
+    Load,
+    All,
+}
+
+impl Stages {
+    fn extract(self) -> bool {
+        matches!(self, Stages::Extract | Stages::All)
+    }
+    fn transform(self) -> bool {
+        matches!(self, Stages::Transform | Stages::All)
+    }
+    fn load(self) -> bool {
+        matches!(self, Stages::Load | Stages::All)
+    }
+}
+
+/// The configured stores and databases of a local pipeline.
+pub struct Local {
+    pub config: Config,
+    pub landing: Box<dyn ObjectStore>,
+    pub processed: Box<dyn ObjectStore>,
+}
+
+/// What one cycle did.
+#[derive(Debug, Default)]
+pub struct Cycle {
+    pub extract: Option<ExtractOutcome>,
+    pub transformed: Vec<(RunId, Result<TransformOutcome, TransformError>)>,
+    pub loaded: Vec<(RunId, Result<LoadOutcome, LoadError>)>,
+}
+
+impl Cycle {
+    /// Runs that failed in this cycle, as `stage run: error` lines.
+    pub fn failures(&self) -> Vec<String> {
+        let transform = self
+            .transformed
+            .iter()
+            .filter_map(|(run, r)| r.as_ref().err().map(|e| format!("transform {run}: {e}")));
+        let load = self
+            .loaded
+            .iter()
+            .filter_map(|(run, r)| r.as_ref().err().map(|e| format!("load {run}: {e}")));
+        transform.chain(load).collect()
+    }
+}
+
+/// The store at `location`, or a local directory by default.
+pub fn open_store(
+    location: Option<&StoreLocation>,
+    var: &str,
+    default: &str,
+) -> anyhow::Result<Box<dyn ObjectStore>> {
+    match location {
+        None => Ok(Box::new(LocalStore::new(default)?)),
+        Some(StoreLocation::Local(path)) => Ok(Box::new(LocalStore::new(path.clone())?)),
+        Some(StoreLocation::S3 { .. }) => bail!(
+            "{var} names an S3 location, which the local tool cannot use yet: give a directory"
+        ),
+    }
+}
+
+/// The URL of a database; Secrets Manager credentials are resolved only by the Lambdas.
+pub fn database_url<'a>(
+    locator: &'a DatabaseLocator,
+    url_var: &str,
+    arn_var: &str,
+) -> anyhow::Result<&'a str> {
+    match locator {
+        DatabaseLocator::Url(url) => Ok(url),
+        DatabaseLocator::SecretArn(_) => {
+            bail!("{arn_var} is set but the local tool needs {url_var}: set the URL instead")
+        }
+    }
+}
+
+impl Local {
+    pub fn new(config: Config) -> anyhow::Result<Local> {
+        let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
+        let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
+        Ok(Local {
+            config,
+            landing,
+            processed,
+        })
+    }
+
+    pub async fn source(&self) -> anyhow::Result<Client> {
+        let url = database_url(
+            self.config.source()?,
+            etl_shared::config::SOURCE_URL,
+            etl_shared::config::SOURCE_SECRET_ARN,
+        )?;
+        Ok(
+            etl_shared::db::connect("source", url, "etl-extract", self.config.connect_timeout)
+                .await?,
+        )
+    }
+
+    /// A warehouse connection with the migrations applied.
+    pub async fn warehouse(&self) -> anyhow::Result<Client> {
+        let url = database_url(
+            self.config.warehouse()?,
+            etl_shared::config::WAREHOUSE_URL,
+            etl_shared::config::WAREHOUSE_SECRET_ARN,
+        )?;
+        let mut client =
+            etl_shared::db::connect("warehouse", url, "etl-load", self.config.connect_timeout)
+                .await?;
+        let applied = load::migrate(&mut client).await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = applied.join(", "), "warehouse migrated");
+        }
+        Ok(client)
+    }
+
+    pub fn extract_options(&self) -> ExtractOptions {
+        ExtractOptions {
+            row_budget: self.config.row_budget,
+            lookback: self.config.lookback,
+            ..ExtractOptions::new(&SOURCE_TABLES)
+        }
+    }
+
+    /// One pass of the pipeline. Runs that fail are reported in the cycle, not returned as
+    /// errors; an error here means a stage could not run at all (database down, bad config).
+    pub async fn cycle(&self, stages: Stages) -> anyhow::Result<Cycle> {
+        let mut cycle = Cycle::default();
+        if stages.extract() {
+            let mut source = self.source().await?;
+            cycle.extract = Some(
+                extract::extract(&mut source, self.landing.as_ref(), &self.extract_options())
+                    .await
+                    .context("extract failed")?,
+            );
+        }
+        if stages.transform() {
+            // Every landing manifest not transformed yet: the new ones, and any an earlier cycle
+            // missed (the local stand-in for Lambda's retries).
+            let pending = transform::pending_runs(self.landing.as_ref(), self.processed.as_ref())
+                .await
+                .context("listing the landing runs to transform")?;
+            let event = S3Event::object_created("landing", pending.iter().map(manifest_key));
+            cycle.transformed =
+                transform::handle_event(&event, "", self.landing.as_ref(), self.processed.as_ref())
+                    .await;
+        }
+        if stages.load() {
+            let mut warehouse = self.warehouse().await?;
+            let pending = load::pending_loads(&warehouse, self.processed.as_ref())
+                .await
+                .context("listing the processed runs to load")?;
+            let event = S3Event::object_created("processed", pending.iter().map(manifest_key));
+            cycle.loaded =
+                load::handle_event(&event, "", &mut warehouse, self.processed.as_ref()).await;
+        }
+        Ok(cycle)
+    }
+}
+
+/// Prints a cycle as one line per run.
+pub fn print_cycle(cycle: &Cycle) {
+    if let Some(outcome) = &cycle.extract {
+        for run in &outcome.runs {
+            println!(
+                "extract   {}  rows {:>9}  bytes {:>11}  {:.2}s",
+                run.run_id,
+                run.total_rows(),
+                run.bytes,
+                run.elapsed.as_secs_f64()
+            );
+        }
+        if outcome.runs.is_empty() {
+            println!("extract   nothing new ({:?})", outcome.stop);
+        }
+    }
+    for (run, result) in &cycle.transformed {
+        match result {
+            Ok(o) => println!(
+                "transform {run}  rows {:>9}  bytes {:>11}  {:.2}s",
+                o.rows.values().sum::<u64>(),
+                o.bytes,
+                o.elapsed.as_secs_f64()
+            ),
+            Err(e) => println!("transform {run}  FAILED: {e}"),
+        }
+    }
+    for (run, result) in &cycle.loaded {
+        match result {
+            Ok(LoadOutcome::Loaded { rows, elapsed, .. }) => println!(
+                "load      {run}  rows {:>9}  {:.2}s",
+                rows.values().sum::<u64>(),
+                elapsed.as_secs_f64()
+            ),
+            Ok(LoadOutcome::AlreadyLoaded { loaded_at, .. }) => {
+                println!("load      {run}  already loaded at {loaded_at}")
+            }
+            Err(e) => println!("load      {run}  FAILED: {e}"),
+        }
+    }
+}
+
+/// Runs cycles every `every` until Ctrl-C. A Ctrl-C during a cycle lets the cycle finish (no
+/// write is ever cut in half); one while waiting stops at once.
+pub async fn run_every(local: &Local, stages: Stages, every: Duration) -> anyhow::Result<()> {
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        let started = tokio::time::Instant::now();
+        let cycle = local.cycle(stages);
+        tokio::pin!(cycle);
+        let mut stop_after = false;
+        let result = loop {
+            tokio::select! {
+                result = &mut cycle => break result,
+                _ = &mut interrupted, if !stop_after => {
+                    eprintln!("interrupted: finishing the current cycle, then stopping");
+                    stop_after = true;
+                }
+            }
+        };
+        match result {
+            Ok(cycle) => {
+                print_cycle(&cycle);
+                for failure in cycle.failures() {
+                    tracing::error!(failure, "run failed");
+                }
+            }
+            // The next tick retries, as the schedule would.
+            Err(error) => tracing::error!(error = format!("{error:#}"), "cycle failed"),
+        }
+        if stop_after {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + every) => {}
+            _ = &mut interrupted => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The whole pipeline through the local runner, as `etl run` drives it (issue: the etl tool).
+
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+use etl_cli::args::Cli;
+use etl_cli::local::{Local, Stages};
+use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_shared::Config;
+use etl_shared::config::{DatabaseLocator, StoreLocation};
+
+use crate::reconcile::{assert_warehouse_reconciles, warehouse_checksums};
+use crate::support::{Pipeline, scalar, spec};
+
+/// The local runner over a test pipeline's databases and stores.
+fn local(p: &Pipeline) -> Local {
+    let config = Config::from_lookup(|_| None).unwrap();
+    Local::new(Config {
+        source: Some(DatabaseLocator::Url(p.source.url.clone())),
+        warehouse: Some(DatabaseLocator::Url(p.warehouse.url.clone())),
+        landing: Some(StoreLocation::Local(p.landing.root().to_path_buf())),
+        processed: Some(StoreLocation::Local(p.processed.root().to_path_buf())),
+        ..config
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn seed_then_run_reconciles_the_whole_warehouse_with_the_oltp() {
+    let p = Pipeline::new("e_recon", spec(2_000, 41)).await;
+    let local = local(&p);
+    let cycle = local.cycle(Stages::All).await.unwrap();
+    assert!(cycle.failures().is_empty(), "{:?}", cycle.failures());
+    assert_eq!(cycle.loaded.len(), 1);
+    assert_warehouse_reconciles(&p.source.connect().await, &p.warehouse.connect().await).await;
+}
+
+#[tokio::test]
+async fn soak_concurrent_writers_and_long_transactions_lose_and_double_nothing() {
+    let p = Pipeline::new("e_soak", spec(1_000, 42)).await;
+    let local = local(&p);
+    let options = SimulateOptions {
+        duration: Some(Duration::from_secs(8)),
+        operations: None,
+        ops_per_sec: 60.0,
+        settle_rate: 0.2,
+        order_edit_rate: 0.15,
+        dimension_edit_rate: 0.05,
+        long_tx_rate: 0.1,
+        long_tx_hold: Duration::from_millis(1_500),
+        seed: 7,
+    };
+    let writers_done = std::sync::atomic::AtomicBool::new(false);
+    let runner = async {
+        let mut cycles = 0;
+        // Cycles back to back while the writers run (the schedule, compressed).
+        loop {
+            let cycle = local.cycle(Stages::All).await.unwrap();
+            assert!(cycle.failures().is_empty(), "{:?}", cycle.failures());
+            cycles += 1;
+            if cycles >= 200 {
+                break cycles;
+            }
+            if writers_done.load(std::sync::atomic::Ordering::SeqCst) {
+                break cycles;
+            }
+        }
+    };
+    let writers = async {
+        let report = simulate(&p.source.url, Duration::from_secs(5), &options)
+            .await
+            .unwrap();
+        writers_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        report
+    };
+    let (report, cycles) = tokio::join!(writers, runner);
+    assert!(cycles >= 5, "only {cycles} cycles ran during the soak");
+    assert!(report.total_operations() > 100, "{report:?}");
+    assert!(
+        report
+            .operations
+            .contains_key(&etl_cli::simulate::Operation::LongNewOrder)
+    );
+    // A final run after the writers stop picks up the last commits.
+    let cycle = local.cycle(Stages::All).await.unwrap();
+    assert!(cycle.failures().is_empty());
+    let wh = p.warehouse.connect().await;
+    assert_warehouse_reconciles(&p.source.connect().await, &wh).await;
+    let doubled: i64 = scalar(
+        &wh,
+        "SELECT count(*) FROM (SELECT payment_id, last_updated_date, last_updated_time \
+         FROM fact_payment GROUP BY 1, 2, 3 HAVING count(*) > 1) d",
+    )
+    .await;
+    assert_eq!(doubled, 0);
+}
+
+#[tokio::test]
+async fn replaying_any_run_at_any_stage_changes_nothing() {
+    let p = Pipeline::new("e_replay", spec(300, 43)).await;
+    let local = local(&p);
+    local.cycle(Stages::All).await.unwrap();
+    simulate(
+        &p.source.url,
+        Duration::from_secs(5),
+        &SimulateOptions {
+            operations: Some(80),
+            dimension_edit_rate: 0.2,
+            order_edit_rate: 0.2,
+            ..SimulateOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    local.cycle(Stages::All).await.unwrap();
+    let wh = p.warehouse.connect().await;
+    let before = warehouse_checksums(&wh).await;
+    let runs: Vec<etl_shared::RunId> = etl_shared::ObjectStore::list(&p.landing, "manifests/")
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|k| etl_shared::layout::run_id_of_manifest_key(k))
+        .collect();
+    assert_eq!(runs.len(), 2);
+    let mut client = p.warehouse.connect().await;
+    for run in runs.iter().rev() {
+        transform::transform_run(run, &p.landing, &p.processed)
+            .await
+            .unwrap();
+        let outcome = load::load_run(&mut client, &p.processed, run)
+            .await
+            .unwrap();
+        assert!(matches!(outcome, load::LoadOutcome::AlreadyLoaded { .. }));
+    }
+    assert_eq!(before, warehouse_checksums(&wh).await);
+}
+
+#[tokio::test]
+async fn status_json_parses_and_matches_the_ledger() {
+    let p = Pipeline::new("e_status", spec(200, 44)).await;
+    let local = local(&p);
+    local.cycle(Stages::All).await.unwrap();
+    let status = etl_cli::status::status(&local).await.unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string(&status).unwrap()).unwrap();
+    let wh = p.warehouse.connect().await;
+    let ledger: Vec<String> = wh
+        .query("SELECT run_id FROM etl_load_ledger ORDER BY run_id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let listed: Vec<String> = json["load"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, ledger);
+    let total: i64 = scalar(
+        &wh,
+        "SELECT sum(value::bigint)::bigint FROM etl_load_ledger, jsonb_each_text(rows)",
+    )
+    .await;
+    assert_eq!(json["load"][0]["rows"].as_i64(), Some(total));
+    assert!(json["lag_secs"].as_f64().unwrap() >= 0.0);
+    assert_eq!(json["pending_transform"].as_array().unwrap().len(), 0);
+    assert_eq!(json["pending_load"].as_array().unwrap().len(), 0);
+    assert!(json["watermark"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn every_command_has_help_with_an_example_and_bad_arguments_say_what_to_fix() {
+    let cli = Cli::command();
+    for sub in cli.get_subcommands() {
+        let help = sub
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        assert!(
+            help.contains("Example"),
+            "`etl {}` has no example",
+            sub.get_name()
+        );
+    }
+    let err = Cli::try_parse_from(["etl", "seed", "--scale", "lots"])
+        .unwrap_err()
+        .to_string();
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.contains("--scale") && first.contains("lots"),
+        "{first}"
+    );
+    let err = Cli::try_parse_from(["etl", "run", "--stage", "everything"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.lines().next().unwrap().contains("--stage"), "{err}");
+    let err = Cli::try_parse_from(["etl", "replay", "yesterday"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.lines().next().unwrap().contains("not a run id"),
+        "{err}"
+    );
+    let missing = Config::from_lookup(|_| None)
+        .unwrap()
+        .source()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.starts_with("ETL_SOURCE_URL is not set"),
+        "{missing}"
+    );
+}
