@@ -113,6 +113,7 @@ async fn seed_command(config: &Config, args: SeedArgs) -> anyhow::Result<()> {
         until = %spec.end,
         "seeding the source"
     );
+    let progress = crate::progress::Progress::start("generating the history");
     let report = seed::seed(
         &mut client,
         SeedOptions {
@@ -120,11 +121,14 @@ async fn seed_command(config: &Config, args: SeedArgs) -> anyhow::Result<()> {
             force: args.force,
         },
         |table, rows, took| {
-            tracing::info!(table, rows, secs = took.as_secs_f64(), "table seeded");
+            progress.update(format!("seeded {table} ({rows} rows)"));
+            tracing::debug!(table, rows, secs = took.as_secs_f64(), "table seeded");
         },
     )
     .await
-    .context("etl seed failed")?;
+    .context("etl seed failed");
+    progress.finish();
+    let report = report?;
     let total = report.total_rows();
     let secs = report.elapsed.as_secs_f64();
     println!("{:<16} {:>12}", "table", "rows");

@@ -1,7 +1,7 @@
 //! `etl demo`: the whole pipeline on a fresh machine with nothing configured. A throwaway
 //! Postgres (unless ETL_SOURCE_URL and ETL_WAREHOUSE_URL are given), temporary stores, a seeded
 //! history, two pipeline cycles around a burst of live activity, and a short report. Nothing is
-//! left running or on disk afterwards, Ctrl-C included.
+//! left running or on disk afterwards, Ctrl-C, SIGTERM and SIGHUP included.
 
 use std::time::Instant;
 
@@ -20,7 +20,7 @@ pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let mut cluster = None;
     let result = tokio::select! {
         result = run(config, &args, &mut cluster) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        _ = crate::local::shutdown_signal() => Err(anyhow::anyhow!("interrupted")),
     };
     if let Some(cluster) = cluster {
         tokio::task::spawn_blocking(move || cluster.stop()).await?;

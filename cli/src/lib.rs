@@ -6,6 +6,7 @@ pub mod commands;
 pub mod demo;
 pub mod local;
 pub mod pgcluster;
+pub mod progress;
 pub mod seed;
 pub mod simulate;
 pub mod status;

@@ -17,6 +17,8 @@ use load::{LoadError, LoadOutcome};
 use tokio_postgres::Client;
 use transform::{TransformError, TransformOutcome};
 
+use crate::progress::Progress;
+
 /// Where local runs keep the stores when no location is configured.
 pub const DEFAULT_LANDING: &str = ".etl/landing";
 pub const DEFAULT_PROCESSED: &str = ".etl/processed";
@@ -154,12 +156,14 @@ impl Local {
     pub async fn cycle(&self, stages: Stages) -> anyhow::Result<Cycle> {
         let mut cycle = Cycle::default();
         if stages.extract() {
+            let progress = Progress::start("extracting changed rows");
             let mut source = self.source().await?;
-            cycle.extract = Some(
+            let outcome =
                 extract::extract(&mut source, self.landing.as_ref(), &self.extract_options())
                     .await
-                    .context("extract failed")?,
-            );
+                    .context("extract failed");
+            progress.finish();
+            cycle.extract = Some(outcome?);
         }
         if stages.transform() {
             // Every landing manifest not transformed yet: the new ones, and any an earlier cycle
@@ -167,19 +171,41 @@ impl Local {
             let pending = transform::pending_runs(self.landing.as_ref(), self.processed.as_ref())
                 .await
                 .context("listing the landing runs to transform")?;
-            let event = S3Event::object_created("landing", pending.iter().map(manifest_key));
-            cycle.transformed =
-                transform::handle_event(&event, "", self.landing.as_ref(), self.processed.as_ref())
-                    .await;
+            // One event per run, as S3 sends them, so progress can be shown per run.
+            let progress = Progress::start("transforming");
+            for (i, run) in pending.iter().enumerate() {
+                progress.update(format!(
+                    "transforming run {}/{} ({run})",
+                    i + 1,
+                    pending.len()
+                ));
+                let event = S3Event::object_created("landing", [manifest_key(run)]);
+                cycle.transformed.extend(
+                    transform::handle_event(
+                        &event,
+                        "",
+                        self.landing.as_ref(),
+                        self.processed.as_ref(),
+                    )
+                    .await,
+                );
+            }
+            progress.finish();
         }
         if stages.load() {
             let mut warehouse = self.warehouse().await?;
             let pending = load::pending_loads(&warehouse, self.processed.as_ref())
                 .await
                 .context("listing the processed runs to load")?;
-            let event = S3Event::object_created("processed", pending.iter().map(manifest_key));
-            cycle.loaded =
-                load::handle_event(&event, "", &mut warehouse, self.processed.as_ref()).await;
+            let progress = Progress::start("loading");
+            for (i, run) in pending.iter().enumerate() {
+                progress.update(format!("loading run {}/{} ({run})", i + 1, pending.len()));
+                let event = S3Event::object_created("processed", [manifest_key(run)]);
+                cycle.loaded.extend(
+                    load::handle_event(&event, "", &mut warehouse, self.processed.as_ref()).await,
+                );
+            }
+            progress.finish();
         }
         Ok(cycle)
     }
@@ -227,10 +253,10 @@ pub fn print_cycle(cycle: &Cycle) {
     }
 }
 
-/// Runs cycles every `every` until Ctrl-C. A Ctrl-C during a cycle lets the cycle finish (no
-/// write is ever cut in half); one while waiting stops at once.
+/// Runs cycles every `every` until Ctrl-C (or SIGTERM/SIGHUP). A signal during a cycle lets the
+/// cycle finish (no write is ever cut in half); one while waiting stops at once.
 pub async fn run_every(local: &Local, stages: Stages, every: Duration) -> anyhow::Result<()> {
-    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut interrupted = std::pin::pin!(shutdown_signal());
     loop {
         let started = tokio::time::Instant::now();
         let cycle = local.cycle(stages);
@@ -261,6 +287,27 @@ pub async fn run_every(local: &Local, stages: Stages, every: Duration) -> anyhow
         tokio::select! {
             _ = tokio::time::sleep_until(started + every) => {}
             _ = &mut interrupted => return Ok(()),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP (a closed terminal): the signals after which a
+/// long-running command should stop cleanly.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = signal(SignalKind::terminate());
+    let hangup = signal(SignalKind::hangup());
+    match (terminate, hangup) {
+        (Ok(mut terminate), Ok(mut hangup)) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+                _ = hangup.recv() => {}
+            }
+        }
+        // Without signal handlers (never expected on Unix), Ctrl-C still works.
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
