@@ -18,13 +18,8 @@ pub enum LoadError {
     Manifest(#[from] ManifestError),
     #[error("{key} is named by the manifest but does not exist")]
     FileMissing { key: String },
-    #[error("{key} does not match its manifest: {what} is {found}, the manifest says {expected}")]
-    FileMismatch {
-        key: String,
-        what: &'static str,
-        expected: String,
-        found: String,
-    },
+    #[error(transparent)]
+    FileMismatch(#[from] etl_shared::manifest::PartMismatch),
     #[error("{key}: {reason}")]
     BadParquet { key: String, reason: String },
     #[error("{key}, column {column}: {reason}")]
@@ -67,7 +62,7 @@ impl Classify for LoadError {
             LoadError::ManifestMissing { .. }
             | LoadError::Manifest(_)
             | LoadError::FileMissing { .. }
-            | LoadError::FileMismatch { .. }
+            | LoadError::FileMismatch(_)
             | LoadError::BadParquet { .. }
             | LoadError::BadColumn { .. } => ErrorKind::Permanent,
         }

@@ -8,7 +8,6 @@ use arrow_array::types::{
     Date32Type, Decimal128Type, Int32Type, Time64MicrosecondType, TimestampMicrosecondType,
 };
 use arrow_array::{Array, RecordBatch};
-use arrow_schema::{DataType, TimeUnit};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use etl_shared::warehouse::{WarehouseTable, WarehouseType};
@@ -17,19 +16,6 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::error::LoadError;
-
-/// The Arrow type transform writes for a warehouse column.
-fn expected_type(ty: WarehouseType) -> DataType {
-    match ty {
-        WarehouseType::Int => DataType::Int32,
-        WarehouseType::Text => DataType::Utf8,
-        WarehouseType::Bool => DataType::Boolean,
-        WarehouseType::Date => DataType::Date32,
-        WarehouseType::Time => DataType::Time64(TimeUnit::Microsecond),
-        WarehouseType::Money => DataType::Decimal128(10, 2),
-        WarehouseType::Version => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-    }
-}
 
 /// The Postgres type of a staged column, for the binary COPY.
 pub fn copy_type(ty: WarehouseType) -> Type {
@@ -67,7 +53,7 @@ pub fn open(
                 column: column.name.to_owned(),
                 reason: format!("missing from the file (expected by {})", table.name),
             })?;
-        let expected = expected_type(column.ty);
+        let expected = column.ty.arrow();
         if field.data_type() != &expected {
             return Err(LoadError::BadColumn {
                 key: key.to_owned(),

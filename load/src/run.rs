@@ -239,31 +239,9 @@ async fn fetch_inputs(
                     key: part.key.clone(),
                 })?
                 .bytes;
-            let mismatch = |what, expected: String, found: String| LoadError::FileMismatch {
-                key: part.key.clone(),
-                what,
-                expected,
-                found,
-            };
-            if bytes.len() as u64 != part.bytes {
-                return Err(mismatch(
-                    "the size",
-                    part.bytes.to_string(),
-                    bytes.len().to_string(),
-                ));
-            }
-            let sha256 = sha256_hex(&bytes);
-            if sha256 != part.sha256 {
-                return Err(mismatch("the sha256", part.sha256.clone(), sha256));
-            }
+            part.check(&bytes)?;
             let (_, rows) = open(&part.key, bytes.clone(), table)?;
-            if rows != part.rows {
-                return Err(mismatch(
-                    "the row count",
-                    part.rows.to_string(),
-                    rows.to_string(),
-                ));
-            }
+            part.check_count("the row count", part.rows, rows)?;
             inputs.push(Input {
                 table,
                 key: part.key.clone(),

@@ -68,6 +68,52 @@ impl Part {
     }
 }
 
+/// A file that does not match what its manifest says about it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{key} does not match its manifest: {what} is {found}, the manifest says {expected}")]
+pub struct PartMismatch {
+    pub key: String,
+    pub what: &'static str,
+    pub expected: String,
+    pub found: String,
+}
+
+impl Part {
+    /// Checks `bytes` read back for this part against its recorded size and sha256 (row counts
+    /// depend on the file format and are checked by the reader).
+    pub fn check(&self, bytes: &[u8]) -> Result<(), PartMismatch> {
+        self.check_count("the size", self.bytes, bytes.len() as u64)?;
+        let sha256 = sha256_hex(bytes);
+        if sha256 != self.sha256 {
+            return Err(self.mismatch("the sha256", self.sha256.clone(), sha256));
+        }
+        Ok(())
+    }
+
+    /// Checks a count read from the file (`what`, e.g. "the row count") against the manifest.
+    pub fn check_count(
+        &self,
+        what: &'static str,
+        expected: u64,
+        found: u64,
+    ) -> Result<(), PartMismatch> {
+        if expected == found {
+            Ok(())
+        } else {
+            Err(self.mismatch(what, expected.to_string(), found.to_string()))
+        }
+    }
+
+    fn mismatch(&self, what: &'static str, expected: String, found: String) -> PartMismatch {
+        PartMismatch {
+            key: self.key.clone(),
+            what,
+            expected,
+            found,
+        }
+    }
+}
+
 /// The files of one table in a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableFiles {

@@ -36,6 +36,24 @@ impl WarehouseType {
     }
 }
 
+impl WarehouseType {
+    /// The Arrow type of the column in the processed Parquet (the contract of ARCHITECTURE.md §3).
+    pub fn arrow(&self) -> arrow_schema::DataType {
+        use arrow_schema::{DataType, TimeUnit};
+        match self {
+            WarehouseType::Int => DataType::Int32,
+            WarehouseType::Text => DataType::Utf8,
+            WarehouseType::Bool => DataType::Boolean,
+            WarehouseType::Date => DataType::Date32,
+            WarehouseType::Time => DataType::Time64(TimeUnit::Microsecond),
+            WarehouseType::Money => DataType::Decimal128(10, 2),
+            WarehouseType::Version => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WarehouseColumn {
     pub name: &'static str,

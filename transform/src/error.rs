@@ -14,13 +14,8 @@ pub enum TransformError {
     Manifest(#[from] ManifestError),
     #[error("{key} is named by the manifest but does not exist")]
     PartMissing { key: String },
-    #[error("{key} does not match its manifest: {what} is {found}, the manifest says {expected}")]
-    PartMismatch {
-        key: String,
-        what: &'static str,
-        expected: String,
-        found: String,
-    },
+    #[error(transparent)]
+    PartMismatch(#[from] etl_shared::manifest::PartMismatch),
     #[error("{key} line {line}{}: {reason}", column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default())]
     BadValue {
         key: String,

@@ -9,7 +9,7 @@ use arrow_array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int32Array, RecordBatch, StringArray,
     Time64MicrosecondArray, TimestampMicrosecondArray,
 };
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_schema::{Field, Schema};
 use etl_shared::warehouse::{WarehouseTable, WarehouseType};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -21,26 +21,13 @@ use crate::error::TransformError;
 /// Rows per row group: load streams one row group at a time, so this bounds its memory.
 pub const ROW_GROUP_ROWS: usize = 65_536;
 
-/// The Arrow type of a warehouse column.
-pub fn arrow_type(ty: WarehouseType) -> DataType {
-    match ty {
-        WarehouseType::Int => DataType::Int32,
-        WarehouseType::Text => DataType::Utf8,
-        WarehouseType::Bool => DataType::Boolean,
-        WarehouseType::Date => DataType::Date32,
-        WarehouseType::Time => DataType::Time64(TimeUnit::Microsecond),
-        WarehouseType::Money => DataType::Decimal128(10, 2),
-        WarehouseType::Version => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-    }
-}
-
 /// The Arrow schema of a warehouse table.
 pub fn arrow_schema(table: &WarehouseTable) -> Schema {
     Schema::new(
         table
             .columns
             .iter()
-            .map(|c| Field::new(c.name, arrow_type(c.ty), c.nullable))
+            .map(|c| Field::new(c.name, c.ty.arrow(), c.nullable))
             .collect::<Vec<_>>(),
     )
 }

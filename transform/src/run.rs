@@ -257,12 +257,14 @@ fn parse_run(
         }
         let expected = manifest.tables.get(&name).map_or(0, |f| f.rows);
         if rows.len() as u64 != expected {
-            return Err(TransformError::PartMismatch {
-                key: manifest_key(&manifest.run_id),
-                what: "the row count of table",
-                expected: expected.to_string(),
-                found: format!("{} ({name})", rows.len()),
-            });
+            return Err(TransformError::PartMismatch(
+                etl_shared::manifest::PartMismatch {
+                    key: manifest_key(&manifest.run_id),
+                    what: "the row count of table",
+                    expected: expected.to_string(),
+                    found: format!("{} ({name})", rows.len()),
+                },
+            ));
         }
         frames.insert(table.name, rows.into_frame()?);
     }
@@ -291,31 +293,9 @@ async fn read_part(part: &Part, landing: &dyn ObjectStore) -> Result<Bytes, Tran
             key: part.key.clone(),
         })?
         .bytes;
-    let mismatch = |what, expected: String, found: String| TransformError::PartMismatch {
-        key: part.key.clone(),
-        what,
-        expected,
-        found,
-    };
-    if bytes.len() as u64 != part.bytes {
-        return Err(mismatch(
-            "the size",
-            part.bytes.to_string(),
-            bytes.len().to_string(),
-        ));
-    }
-    let sha256 = sha256_hex(&bytes);
-    if sha256 != part.sha256 {
-        return Err(mismatch("the sha256", part.sha256.clone(), sha256));
-    }
+    part.check(&bytes)?;
     let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-    if lines != part.rows {
-        return Err(mismatch(
-            "the row count",
-            part.rows.to_string(),
-            lines.to_string(),
-        ));
-    }
+    part.check_count("the row count", part.rows, lines)?;
     Ok(bytes)
 }
 
