@@ -44,6 +44,12 @@ pub enum Command {
         after_help = "Example:\n  etl replay 20261125T081500.123456Z-0a1b2c3d --stage transform"
     )]
     Replay(ReplayArgs),
+    /// Measure throughput, freshness and memory at scale beside the raw COPY floor. Uses the
+    /// server of ETL_SOURCE_URL (creating and dropping etl_bench_* databases) or a throwaway one.
+    #[command(
+        after_help = "Example:\n  etl bench --scale 1000000   # writes bench/results/<date>-scale1000000.json"
+    )]
+    Bench(BenchArgs),
     /// Run a demonstration on a throwaway Postgres (or ETL_SOURCE_URL) and print a report.
     #[command(after_help = "Example:\n  etl demo --scale 20000")]
     Demo(DemoArgs),
@@ -155,4 +161,17 @@ pub struct SimulateArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Sales orders in the seeded history.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub scale: u64,
+    /// Changed rows for the incremental (freshness) measurement.
+    #[arg(long, default_value_t = 10_000)]
+    pub incremental_rows: u64,
+    /// Where the JSON results go.
+    #[arg(long, default_value = "bench/results")]
+    pub out: std::path::PathBuf,
 }

@@ -9,7 +9,7 @@ use crate::args::{Command, ReplayArgs, ReplayStage, RunArgs, SeedArgs, SimulateA
 use crate::local::{Local, Stages, database_url, print_cycle, run_every};
 use crate::seed::{self, SeedOptions, generate::SeedSpec};
 use crate::simulate::{self, SimulateOptions};
-use crate::{demo, status};
+use crate::{bench, demo, status};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     let config = Config::from_env()?;
@@ -29,6 +29,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Replay(args) => replay_command(config, args).await,
         Command::Demo(args) => demo::demo(&config, args).await,
+        Command::Bench(args) => bench::bench(&config, args).await,
     }
 }
 

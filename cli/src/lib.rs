@@ -2,6 +2,7 @@
 //! command line runs.
 
 pub mod args;
+pub mod bench;
 pub mod commands;
 pub mod demo;
 pub mod local;

@@ -1,0 +1,361 @@
+//! `etl bench`: throughput, freshness and memory of the pipeline at scale, beside the raw COPY
+//! floor, in one run on one machine. Each stage runs as its own `etl` process so its peak RSS is
+//! its own (read with `wait4`). Results go to `bench/results/<date>-scale<N>.json` and a
+//! Markdown table on stdout.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use etl_shared::Config;
+use etl_shared::catalog::SOURCE_TABLES;
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+
+use crate::args::BenchArgs;
+use crate::local::database_url;
+use crate::pgcluster::Cluster;
+use crate::seed::{self, SeedOptions, generate::SeedSpec};
+use crate::simulate::{self, SimulateOptions};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageFigures {
+    pub stage: String,
+    pub wall_secs: f64,
+    pub rows: u64,
+    pub rows_per_sec: f64,
+    pub mb: f64,
+    pub mb_per_sec: f64,
+    pub peak_rss_mb: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub date: String,
+    pub scale: u64,
+    pub machine: Machine,
+    pub seed_secs: f64,
+    pub source_rows: u64,
+    pub copy_floor: StageFigures,
+    pub full_load: Vec<StageFigures>,
+    pub end_to_end: StageFigures,
+    /// End-to-end rows/s over the COPY floor's rows/s.
+    pub ratio_to_floor: f64,
+    pub incremental_rows: u64,
+    pub incremental: Vec<StageFigures>,
+    pub incremental_total_secs: f64,
+    /// Lambda cold starts are measured once the Lambda binaries exist.
+    pub cold_start_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub postgres: String,
+}
+
+fn figures(stage: &str, wall: Duration, rows: u64, bytes: u64, peak_rss_kb: u64) -> StageFigures {
+    let secs = wall.as_secs_f64().max(1e-9);
+    let mb = bytes as f64 / 1e6;
+    StageFigures {
+        stage: stage.into(),
+        wall_secs: secs,
+        rows,
+        rows_per_sec: rows as f64 / secs,
+        mb,
+        mb_per_sec: mb / secs,
+        peak_rss_mb: peak_rss_kb as f64 / 1024.0,
+    }
+}
+
+/// Runs `etl <args>` with `env`, returning wall time and peak RSS (KiB) of that process.
+fn run_stage(env: &[(&str, String)], args: &[&str]) -> anyhow::Result<(Duration, u64)> {
+    let exe = std::env::current_exe().context("locating the etl binary")?;
+    let started = Instant::now();
+    let child = std::process::Command::new(exe)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting etl {}", args.join(" ")))?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; the pointers are to live locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    if pid < 0 {
+        bail!(
+            "waiting for etl {}: {}",
+            args.join(" "),
+            std::io::Error::last_os_error()
+        );
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        bail!("etl {} failed (status {status})", args.join(" "));
+    }
+    Ok((wall, usage.ru_maxrss as u64))
+}
+
+fn dir_bytes(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// Binary COPY of every source table into a second database: the fastest a Postgres-to-Postgres
+/// mover can be on this machine.
+async fn copy_floor(
+    source: &str,
+    floor: &str,
+    timeout: Duration,
+) -> anyhow::Result<(Duration, u64, u64)> {
+    let from = etl_shared::db::connect("source", source, "etl-bench", timeout).await?;
+    let mut to = etl_shared::db::connect("floor", floor, "etl-bench", timeout).await?;
+    // Same tables and keys, without foreign keys: the floor is pure data movement.
+    to.batch_execute(seed::SCHEMA_SQL).await?;
+    to.batch_execute(
+        "DO $$ DECLARE c record; BEGIN \
+           FOR c IN SELECT conrelid::regclass AS t, conname FROM pg_constraint \
+                    WHERE contype = 'f' AND connamespace = 'public'::regnamespace LOOP \
+             EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.t, c.conname); \
+           END LOOP; END $$",
+    )
+    .await?;
+    let started = Instant::now();
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    let tx = to.transaction().await?;
+    for table in &SOURCE_TABLES {
+        let out = from
+            .copy_out(&format!("COPY {} TO STDOUT (FORMAT binary)", table.name))
+            .await?;
+        let sink = tx
+            .copy_in(&format!("COPY {} FROM STDIN (FORMAT binary)", table.name))
+            .await?;
+        futures_util::pin_mut!(out);
+        futures_util::pin_mut!(sink);
+        while let Some(chunk) = out.next().await {
+            let chunk: Bytes = chunk?;
+            bytes += chunk.len() as u64;
+            sink.send(chunk).await?;
+        }
+        rows += sink.finish().await?;
+    }
+    tx.commit().await?;
+    Ok((started.elapsed(), rows, bytes))
+}
+
+pub async fn bench(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
+    let mut cluster = None;
+    let result = run(config, &args, &mut cluster).await;
+    if let Some(cluster) = cluster {
+        tokio::task::spawn_blocking(move || cluster.stop()).await?;
+    }
+    result
+}
+
+async fn run(
+    config: &Config,
+    args: &BenchArgs,
+    cluster: &mut Option<Cluster>,
+) -> anyhow::Result<()> {
+    let timeout = config.connect_timeout;
+    let admin_url = match &config.source {
+        Some(locator) => {
+            database_url(locator, "ETL_SOURCE_URL", "ETL_SOURCE_SECRET_ARN")?.to_owned()
+        }
+        None => {
+            eprintln!("starting a throwaway PostgreSQL for the benchmark");
+            let started = tokio::task::spawn_blocking(|| Cluster::start("etl-bench-pg-")).await??;
+            let url = started.url("postgres");
+            *cluster = Some(started);
+            url
+        }
+    };
+    let admin = etl_shared::db::connect("bench", &admin_url, "etl-bench", timeout).await?;
+    let postgres: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
+    let mut urls = Vec::new();
+    for name in ["etl_bench_source", "etl_bench_floor", "etl_bench_warehouse"] {
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let mut url =
+            url::Url::parse(&admin_url).context("the source URL must be a postgres:// URL")?;
+        url.set_path(&format!("/{name}"));
+        urls.push(url.to_string());
+    }
+    let (source, floor, warehouse) = (urls[0].clone(), urls[1].clone(), urls[2].clone());
+    let stores = tempfile::tempdir()?;
+    let landing = stores.path().join("landing");
+    let processed = stores.path().join("processed");
+    let env = vec![
+        ("ETL_SOURCE_URL", source.clone()),
+        ("ETL_WAREHOUSE_URL", warehouse.clone()),
+        ("ETL_LANDING", landing.display().to_string()),
+        ("ETL_PROCESSED", processed.display().to_string()),
+        ("ETL_ROW_BUDGET", config.row_budget.to_string()),
+    ];
+
+    eprintln!("seeding {} sales orders", args.scale);
+    let mut source_client =
+        etl_shared::db::connect("source", &source, "etl-bench", timeout).await?;
+    let seeded = seed::seed(
+        &mut source_client,
+        SeedOptions {
+            spec: SeedSpec {
+                scale: args.scale,
+                seed: 1,
+                end: seed::default_end(),
+            },
+            force: false,
+        },
+        |_, _, _| {},
+    )
+    .await?;
+    let source_rows = seeded.total_rows();
+
+    eprintln!("measuring the COPY floor");
+    let (floor_wall, floor_rows, floor_bytes) = copy_floor(&source, &floor, timeout).await?;
+    let copy_floor = figures("copy floor", floor_wall, floor_rows, floor_bytes, 0);
+
+    eprintln!("full load, one process per stage");
+    let mut full_load = Vec::new();
+    let mut total = Duration::ZERO;
+    let mut peak = 0;
+    for stage in ["extract", "transform", "load"] {
+        let (wall, rss) = run_stage(&env, &["run", "--stage", stage])?;
+        let bytes = match stage {
+            "extract" => dir_bytes(&landing),
+            _ => dir_bytes(&processed),
+        };
+        full_load.push(figures(stage, wall, source_rows, bytes, rss));
+        total += wall;
+        peak = peak.max(rss);
+    }
+    let end_to_end = figures("end to end", total, source_rows, dir_bytes(&landing), peak);
+    let ratio_to_floor = end_to_end.rows_per_sec / copy_floor.rows_per_sec;
+
+    eprintln!("incremental: about {} changed rows", args.incremental_rows);
+    let report = simulate::simulate(
+        &source,
+        timeout,
+        &SimulateOptions {
+            operations: Some(args.incremental_rows / 3),
+            settle_rate: 0.0,
+            order_edit_rate: 0.0,
+            dimension_edit_rate: 0.0,
+            ..SimulateOptions::default()
+        },
+    )
+    .await?;
+    let incremental_rows = report.distinct_rows() as u64;
+    let mut incremental = Vec::new();
+    let mut incremental_total = Duration::ZERO;
+    for stage in ["extract", "transform", "load"] {
+        let (wall, rss) = run_stage(&env, &["run", "--stage", stage])?;
+        incremental.push(figures(stage, wall, incremental_rows, 0, rss));
+        incremental_total += wall;
+    }
+
+    let report = BenchReport {
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        scale: args.scale,
+        machine: Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_gib: memory_gib(),
+            postgres,
+        },
+        seed_secs: seeded.elapsed.as_secs_f64(),
+        source_rows,
+        copy_floor,
+        full_load,
+        end_to_end,
+        ratio_to_floor,
+        incremental_rows,
+        incremental,
+        incremental_total_secs: incremental_total.as_secs_f64(),
+        cold_start_ms: None,
+    };
+    let path = write_report(&args.out, &report)?;
+    println!("{}", markdown(&report));
+    println!("written to {}", path.display());
+    for name in ["etl_bench_source", "etl_bench_floor", "etl_bench_warehouse"] {
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
+
+fn memory_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0)
+}
+
+fn write_report(dir: &Path, report: &BenchReport) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{}-scale{}.json", report.date, report.scale));
+    std::fs::write(&path, serde_json::to_vec_pretty(report)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// The report as a Markdown table.
+pub fn markdown(r: &BenchReport) -> String {
+    let mut out = format!(
+        "## etl bench, scale {} ({} source rows), {} cores, {:.0} GiB, PostgreSQL {}\n\n\
+         | phase | wall s | rows/s | MB/s | peak RSS MB |\n|---|---:|---:|---:|---:|\n",
+        r.scale, r.source_rows, r.machine.cores, r.machine.memory_gib, r.machine.postgres
+    );
+    let row = |f: &StageFigures, label: &str| {
+        format!(
+            "| {label} | {:.2} | {:.0} | {:.1} | {} |\n",
+            f.wall_secs,
+            f.rows_per_sec,
+            f.mb_per_sec,
+            if f.peak_rss_mb > 0.0 {
+                format!("{:.0}", f.peak_rss_mb)
+            } else {
+                "-".into()
+            }
+        )
+    };
+    out += &row(&r.copy_floor, "COPY floor (binary, PG to PG)");
+    for f in &r.full_load {
+        out += &row(f, &format!("full load: {}", f.stage));
+    }
+    out += &row(&r.end_to_end, "full load: end to end");
+    for f in &r.incremental {
+        out += &row(
+            f,
+            &format!("incremental {} rows: {}", r.incremental_rows, f.stage),
+        );
+    }
+    out += &format!(
+        "\nend to end / COPY floor: {:.2}; incremental extract-to-load: {:.2} s; seed: {:.1} s\n",
+        r.ratio_to_floor, r.incremental_total_secs, r.seed_secs
+    );
+    out
+}
