@@ -154,6 +154,13 @@ impl Local {
     /// One pass of the pipeline. Runs that fail are reported in the cycle, not returned as
     /// errors; an error here means a stage could not run at all (database down, bad config).
     pub async fn cycle(&self, stages: Stages) -> anyhow::Result<Cycle> {
+        // Missing configuration fails before any stage runs, not halfway through the cycle.
+        if stages.extract() {
+            self.config.source()?;
+        }
+        if stages.load() {
+            self.config.warehouse()?;
+        }
         let mut cycle = Cycle::default();
         if stages.extract() {
             let progress = Progress::start("extracting changed rows");
