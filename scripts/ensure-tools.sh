@@ -21,6 +21,18 @@ pip_install() {
   command -v pyenv >/dev/null 2>&1 && pyenv rehash >/dev/null 2>&1 || true
 }
 
+# Whether the installed moto is at least the version requirements-dev.txt asks for.
+moto_is_recent() {
+  python3 - <<'PY' 2>/dev/null
+import importlib.metadata as metadata, sys
+try:
+    version = tuple(int(p) for p in metadata.version("moto").split(".")[:3])
+except Exception:
+    sys.exit(1)
+sys.exit(0 if version >= (5, 2, 5) else 1)
+PY
+}
+
 command -v cargo >/dev/null 2>&1 || fail "cargo: install the Rust toolchain (rustup, Rust >= 1.95)"
 
 for need in "$@"; do
@@ -36,7 +48,7 @@ for need in "$@"; do
       fi
       ;;
     moto)
-      if ! command -v moto_server >/dev/null 2>&1; then
+      if ! command -v moto_server >/dev/null 2>&1 || ! moto_is_recent; then
         echo "installing moto_server (pip install -r requirements-dev.txt)" >&2
         pip_install -r requirements-dev.txt
         command -v moto_server >/dev/null 2>&1 || fail "moto_server is not on PATH after pip install 'moto[server]'"

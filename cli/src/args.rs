@@ -50,6 +50,11 @@ pub enum Command {
         after_help = "Example:\n  etl bench --scale 1000000   # writes bench/results/<date>-scale1000000.json"
     )]
     Bench(BenchArgs),
+    /// Show, pause or resume the extract schedule (EventBridge Scheduler) of a deployment.
+    #[command(
+        after_help = "Example:\n  etl schedule pause --name totesys-etl-prod-extract\n  etl schedule resume --rate 'rate(15 minutes)'"
+    )]
+    Schedule(ScheduleArgs),
     /// Run a demonstration on a throwaway Postgres (or ETL_SOURCE_URL) and print a report.
     #[command(after_help = "Example:\n  etl demo --scale 20000")]
     Demo(DemoArgs),
@@ -174,4 +179,44 @@ pub struct BenchArgs {
     /// Where the JSON results go.
     #[arg(long, default_value = "bench/results")]
     pub out: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub action: ScheduleAction,
+    /// The schedule's name (Terraform's `schedule_name` output).
+    #[arg(
+        long,
+        global = true,
+        env = "ETL_SCHEDULE_NAME",
+        default_value = "totesys-etl-extract"
+    )]
+    pub name: String,
+    /// The schedule group.
+    #[arg(
+        long,
+        global = true,
+        env = "ETL_SCHEDULE_GROUP",
+        default_value = "default"
+    )]
+    pub group: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// Show the schedule's state, expression and target.
+    Status {
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop invoking extract (runs in flight finish; nothing is lost, the watermark waits).
+    Pause,
+    /// Invoke extract again, optionally at a new rate.
+    Resume {
+        /// A new schedule expression, e.g. 'rate(15 minutes)'.
+        #[arg(long)]
+        rate: Option<String>,
+    },
 }

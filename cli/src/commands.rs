@@ -5,11 +5,14 @@ use etl_shared::Config;
 use etl_shared::manifest::Stage;
 use etl_shared::quarantine;
 
-use crate::args::{Command, ReplayArgs, ReplayStage, RunArgs, SeedArgs, SimulateArgs, StageArg};
+use crate::args::{
+    Command, ReplayArgs, ReplayStage, RunArgs, ScheduleAction, ScheduleArgs, SeedArgs,
+    SimulateArgs, StageArg,
+};
 use crate::local::{Local, Stages, database_url, print_cycle, run_every};
 use crate::seed::{self, SeedOptions, generate::SeedSpec};
 use crate::simulate::{self, SimulateOptions};
-use crate::{bench, demo, status};
+use crate::{bench, demo, schedule, status};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     let config = Config::from_env()?;
@@ -18,7 +21,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate_command(&config, args).await,
         Command::Run(args) => run_command(config, args).await,
         Command::Status(args) => {
-            let local = Local::new(config)?;
+            let local = Local::new(config).await?;
             let status = status::status(&local).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
@@ -28,6 +31,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay(args) => replay_command(config, args).await,
+        Command::Schedule(args) => schedule_command(args).await,
         Command::Demo(args) => demo::demo(&config, args).await,
         Command::Bench(args) => bench::bench(&config, args).await,
     }
@@ -41,6 +45,24 @@ fn source_url(config: &Config) -> anyhow::Result<&str> {
     )
 }
 
+async fn schedule_command(args: ScheduleArgs) -> anyhow::Result<()> {
+    let client = aws_sdk_scheduler::Client::new(&etl_shared::lambda::aws_config().await);
+    let (name, group) = (args.name.as_str(), args.group.as_str());
+    let status = match &args.action {
+        ScheduleAction::Status { .. } => schedule::status(&client, name, group).await?,
+        ScheduleAction::Pause => schedule::set_state(&client, name, group, false, None).await?,
+        ScheduleAction::Resume { rate } => {
+            schedule::set_state(&client, name, group, true, rate.as_deref()).await?
+        }
+    };
+    if matches!(args.action, ScheduleAction::Status { json: true }) {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        schedule::print(&status);
+    }
+    Ok(())
+}
+
 async fn run_command(config: Config, args: RunArgs) -> anyhow::Result<()> {
     let stages = match args.stage {
         StageArg::Extract => Stages::Extract,
@@ -48,7 +70,7 @@ async fn run_command(config: Config, args: RunArgs) -> anyhow::Result<()> {
         StageArg::Load => Stages::Load,
         StageArg::All => Stages::All,
     };
-    let local = Local::new(config)?;
+    let local = Local::new(config).await?;
     if let Some(every) = args.every {
         return run_every(&local, stages, every).await;
     }
@@ -66,7 +88,7 @@ async fn run_command(config: Config, args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn replay_command(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
-    let local = Local::new(config)?;
+    let local = Local::new(config).await?;
     let run = &args.run_id;
     if matches!(args.stage, ReplayStage::Transform | ReplayStage::All) {
         quarantine::clear(local.processed.as_ref(), run, Stage::Transform).await?;

@@ -72,7 +72,8 @@ async fn run(
         landing: Some(StoreLocation::Local(stores.path().join("landing"))),
         processed: Some(StoreLocation::Local(stores.path().join("processed"))),
         ..config.clone()
-    })?;
+    })
+    .await?;
 
     let mut source_client = local.source().await?;
     let seeded = seed::seed(

@@ -11,7 +11,8 @@ use etl_shared::catalog::SOURCE_TABLES;
 use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
 use etl_shared::event::S3Event;
 use etl_shared::layout::{RunId, manifest_key};
-use etl_shared::store::{LocalStore, ObjectStore};
+use etl_shared::secrets;
+use etl_shared::store::{self, LocalStore, ObjectStore};
 use extract::{ExtractOptions, ExtractOutcome};
 use load::{LoadError, LoadOutcome};
 use tokio_postgres::Client;
@@ -49,6 +50,7 @@ pub struct Local {
     pub config: Config,
     pub landing: Box<dyn ObjectStore>,
     pub processed: Box<dyn ObjectStore>,
+    sdk: Option<aws_config::SdkConfig>,
 }
 
 /// What one cycle did.
@@ -77,19 +79,17 @@ impl Cycle {
 /// The store at `location`, or a local directory by default.
 pub fn open_store(
     location: Option<&StoreLocation>,
-    var: &str,
     default: &str,
+    sdk: Option<&aws_config::SdkConfig>,
 ) -> anyhow::Result<Box<dyn ObjectStore>> {
     match location {
         None => Ok(Box::new(LocalStore::new(default)?)),
-        Some(StoreLocation::Local(path)) => Ok(Box::new(LocalStore::new(path.clone())?)),
-        Some(StoreLocation::S3 { .. }) => bail!(
-            "{var} names an S3 location, which the local tool cannot use yet: give a directory"
-        ),
+        Some(location) => Ok(store::open(location, sdk)?),
     }
 }
 
-/// The URL of a database; Secrets Manager credentials are resolved only by the Lambdas.
+/// The URL of a database given by URL, for commands that create databases of their own
+/// (demo, bench) and so need a server URL rather than a secret.
 pub fn database_url<'a>(
     locator: &'a DatabaseLocator,
     url_var: &str,
@@ -98,44 +98,70 @@ pub fn database_url<'a>(
     match locator {
         DatabaseLocator::Url(url) => Ok(url),
         DatabaseLocator::SecretArn(_) => {
-            bail!("{arn_var} is set but the local tool needs {url_var}: set the URL instead")
+            bail!("{arn_var} is set but this command needs {url_var}: set the URL instead")
         }
     }
 }
 
 impl Local {
-    pub fn new(config: Config) -> anyhow::Result<Local> {
-        let landing = open_store(config.landing.as_ref(), LANDING, DEFAULT_LANDING)?;
-        let processed = open_store(config.processed.as_ref(), PROCESSED, DEFAULT_PROCESSED)?;
+    /// Opens the configured stores. The AWS configuration is loaded only when a location is
+    /// in S3 or a database is given by a Secrets Manager secret.
+    pub async fn new(config: Config) -> anyhow::Result<Local> {
+        let in_s3 = |l: &Option<StoreLocation>| matches!(l, Some(StoreLocation::S3 { .. }));
+        let secret = |d: &Option<DatabaseLocator>| matches!(d, Some(DatabaseLocator::SecretArn(_)));
+        let needs_aws = in_s3(&config.landing)
+            || in_s3(&config.processed)
+            || secret(&config.source)
+            || secret(&config.warehouse);
+        let sdk = if needs_aws {
+            Some(etl_shared::lambda::aws_config().await)
+        } else {
+            None
+        };
+        let landing = open_store(config.landing.as_ref(), DEFAULT_LANDING, sdk.as_ref())
+            .with_context(|| format!("opening the landing store ({LANDING})"))?;
+        let processed = open_store(config.processed.as_ref(), DEFAULT_PROCESSED, sdk.as_ref())
+            .with_context(|| format!("opening the processed store ({PROCESSED})"))?;
         Ok(Local {
             config,
             landing,
             processed,
+            sdk,
         })
     }
 
+    /// The URL of a database: given, or read from its Secrets Manager secret.
+    async fn url(&self, locator: &DatabaseLocator) -> anyhow::Result<String> {
+        match (&self.sdk, locator) {
+            (_, DatabaseLocator::Url(url)) => Ok(url.clone()),
+            (Some(sdk), secret) => Ok(secrets::database_url(secret, sdk).await?),
+            (None, DatabaseLocator::SecretArn(arn)) => {
+                bail!("no AWS configuration was loaded to read secret {arn}")
+            }
+        }
+    }
+
     pub async fn source(&self) -> anyhow::Result<Client> {
-        let url = database_url(
-            self.config.source()?,
-            etl_shared::config::SOURCE_URL,
-            etl_shared::config::SOURCE_SECRET_ARN,
-        )?;
-        Ok(
-            etl_shared::db::connect("source", url, "etl-extract", self.config.connect_timeout)
-                .await?,
+        let url = self.url(self.config.source()?).await?;
+        Ok(etl_shared::db::connect(
+            "source",
+            &url,
+            extract::lambda::APPLICATION_NAME,
+            self.config.connect_timeout,
         )
+        .await?)
     }
 
     /// A warehouse connection with the migrations applied.
     pub async fn warehouse(&self) -> anyhow::Result<Client> {
-        let url = database_url(
-            self.config.warehouse()?,
-            etl_shared::config::WAREHOUSE_URL,
-            etl_shared::config::WAREHOUSE_SECRET_ARN,
-        )?;
-        let mut client =
-            etl_shared::db::connect("warehouse", url, "etl-load", self.config.connect_timeout)
-                .await?;
+        let url = self.url(self.config.warehouse()?).await?;
+        let mut client = etl_shared::db::connect(
+            "warehouse",
+            &url,
+            load::lambda::APPLICATION_NAME,
+            self.config.connect_timeout,
+        )
+        .await?;
         let applied = load::migrate(&mut client).await?;
         if !applied.is_empty() {
             tracing::info!(migrations = applied.join(", "), "warehouse migrated");

@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
         etl_cli::args::Command::Demo(_) => "warn",
         _ => "info",
     };
-    etl_cli::telemetry::init(level);
+    etl_shared::telemetry::init(level);
     match etl_cli::commands::run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod horizon;
+pub mod lambda;
 pub mod parts;
 pub mod run;
 pub mod sql;

@@ -35,6 +35,11 @@ pub enum LoadError {
         #[source]
         source: tokio_postgres::Error,
     },
+    #[error(
+        "run {run_id} was quarantined by an earlier attempt ({error}): fix the cause, then \
+         `etl replay {run_id} --stage load`"
+    )]
+    Quarantined { run_id: String, error: String },
     #[error("object store, {key}: {source}")]
     Store {
         key: String,
@@ -64,7 +69,8 @@ impl Classify for LoadError {
             | LoadError::FileMissing { .. }
             | LoadError::FileMismatch(_)
             | LoadError::BadParquet { .. }
-            | LoadError::BadColumn { .. } => ErrorKind::Permanent,
+            | LoadError::BadColumn { .. }
+            | LoadError::Quarantined { .. } => ErrorKind::Permanent,
         }
     }
 }

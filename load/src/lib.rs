@@ -7,6 +7,7 @@
 //! - [`run`]: one transaction per run with the ledger row; inferred members for late dimensions.
 
 pub mod error;
+pub mod lambda;
 pub mod migrate;
 pub mod parquet_in;
 pub mod run;

@@ -329,7 +329,21 @@ pub async fn handle_event(
 ) -> Vec<(RunId, Result<LoadOutcome, LoadError>)> {
     let mut results = Vec::new();
     for run_id in event.manifest_runs(prefix) {
-        let result = load_run(client, processed, &run_id).await;
+        // As in transform: a quarantined run is not retried by redelivery, nor alerted twice.
+        let quarantined = quarantine::error_of(processed, &run_id, Stage::Load)
+            .await
+            .map_err(LoadError::store(&quarantine::error_key(
+                &run_id,
+                Stage::Load,
+            )));
+        let result = match quarantined {
+            Ok(Some(error)) => Err(LoadError::Quarantined {
+                run_id: run_id.to_string(),
+                error: error.trim().to_owned(),
+            }),
+            Ok(None) => load_run(client, processed, &run_id).await,
+            Err(e) => Err(e),
+        };
         results.push((run_id, result));
     }
     results

@@ -68,19 +68,22 @@ pub enum DbError {
         source: tokio_postgres::Error,
     },
     #[error(
-        "the {role} database at {url} did not answer within {timeout_secs}s          (is the host right and the server up? raise ETL_CONNECT_TIMEOUT_SECS if it is slow)"
+        "the {role} database at {url} did not answer within {timeout_secs}s \
+         (is the host right and the server up? raise ETL_CONNECT_TIMEOUT_SECS if it is slow)"
     )]
     Timeout {
         role: &'static str,
         url: String,
         timeout_secs: u64,
     },
+    #[error("cannot set up TLS for the {role} database: {message}")]
+    Tls { role: &'static str, message: String },
 }
 
 impl Classify for DbError {
     fn kind(&self) -> ErrorKind {
         match self {
-            DbError::BadUrl { .. } => ErrorKind::Permanent,
+            DbError::BadUrl { .. } | DbError::Tls { .. } => ErrorKind::Permanent,
             DbError::Connect { .. } | DbError::Timeout { .. } => ErrorKind::Retryable,
         }
     }

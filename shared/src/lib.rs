@@ -5,15 +5,19 @@
 //! configuration variables, the object-store port, the key layout, manifests, the watermark and
 //! the error taxonomy.
 
+pub mod alert;
 pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod event;
+pub mod lambda;
 pub mod layout;
 pub mod manifest;
 pub mod quarantine;
+pub mod secrets;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod warehouse;
 pub mod watermark;

@@ -3,6 +3,7 @@
 //!
 //! Every crate's integration tests use these rather than mocks of our own boundaries.
 
+pub mod lambdas;
 pub mod moto;
 pub mod postgres;
 

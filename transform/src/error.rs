@@ -40,6 +40,11 @@ pub enum TransformError {
         "the transform state {key} is unreadable ({reason}): delete it to rebuild from a replay of all runs"
     )]
     StateCorrupt { key: String, reason: String },
+    #[error(
+        "run {run_id} was quarantined by an earlier attempt ({error}): fix the cause, then \
+         `etl replay {run_id} --stage transform`"
+    )]
+    Quarantined { run_id: String, error: String },
     #[error("object store, {key}: {source}")]
     Store {
         key: String,

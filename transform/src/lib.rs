@@ -10,6 +10,7 @@
 pub mod currency;
 pub mod dates;
 pub mod error;
+pub mod lambda;
 pub mod model;
 pub mod parquet_out;
 pub mod read;

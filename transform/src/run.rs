@@ -457,7 +457,22 @@ pub async fn handle_event(
 ) -> Vec<(RunId, Result<TransformOutcome, TransformError>)> {
     let mut results = Vec::new();
     for run_id in event.manifest_runs(prefix) {
-        let result = transform_run(&run_id, landing, processed).await;
+        // A redelivered event for a quarantined run (Lambda's retries) must neither redo the
+        // work nor alert again; it still fails, so the event reaches the on-failure destination.
+        let quarantined = quarantine::error_of(processed, &run_id, Stage::Transform)
+            .await
+            .map_err(TransformError::store(&quarantine::error_key(
+                &run_id,
+                Stage::Transform,
+            )));
+        let result = match quarantined {
+            Ok(Some(error)) => Err(TransformError::Quarantined {
+                run_id: run_id.to_string(),
+                error: error.trim().to_owned(),
+            }),
+            Ok(None) => transform_run(&run_id, landing, processed).await,
+            Err(e) => Err(e),
+        };
         results.push((run_id, result));
     }
     results

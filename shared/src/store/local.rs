@@ -8,13 +8,13 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::os::unix::fs::MetadataExt;
 
-use super::{Object, ObjectStore, PutOutcome, StoreError, Version};
+use super::{Object, ObjectStore, PutOutcome, StoreError, Version, check_key};
 
 /// Name of the lock file kept beside conditionally written objects.
 const LOCK_FILE: &str = ".lock";
@@ -43,21 +43,8 @@ impl LocalStore {
 
     /// The file behind `key`, refusing keys that could escape the root.
     pub fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
-        let invalid = |reason| StoreError::InvalidKey {
-            key: key.to_owned(),
-            reason,
-        };
-        if key.is_empty() || key.ends_with('/') {
-            return Err(invalid("a key names a file, not a directory"));
-        }
-        let relative = Path::new(key);
-        if !relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-        {
-            return Err(invalid("keys are relative paths without `..`"));
-        }
-        Ok(self.root.join(relative))
+        check_key(key)?;
+        Ok(self.root.join(key))
     }
 }
 

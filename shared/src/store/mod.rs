@@ -6,6 +6,7 @@
 //! compare-and-swap on the version last read (two extracts can never both advance it).
 
 pub mod local;
+pub mod s3;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -14,6 +15,9 @@ use thiserror::Error;
 use crate::error::{Classify, ErrorKind};
 
 pub use local::LocalStore;
+pub use s3::S3Store;
+
+use crate::config::StoreLocation;
 
 /// An opaque version of a stored object (an S3 ETag; a content hash locally).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -97,4 +101,42 @@ pub trait ObjectStore: Send + Sync {
 
     /// Where this store is, for logs and messages (`s3://bucket/prefix`, a directory).
     fn describe(&self) -> String;
+}
+
+/// Refuses keys that are not plain relative file paths (empty, a directory, `..`, absolute):
+/// the same keys are valid in every adapter.
+pub fn check_key(key: &str) -> Result<(), StoreError> {
+    let invalid = |reason| StoreError::InvalidKey {
+        key: key.to_owned(),
+        reason,
+    };
+    if key.is_empty() || key.ends_with('/') {
+        return Err(invalid("a key names a file, not a directory"));
+    }
+    if !std::path::Path::new(key)
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(invalid("keys are relative paths without `..`"));
+    }
+    Ok(())
+}
+
+/// The store at `location`. `sdk` is the process's AWS configuration, needed only for S3
+/// locations (the local tool loads it only when one is configured).
+pub fn open(
+    location: &StoreLocation,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<Box<dyn ObjectStore>, StoreError> {
+    match location {
+        StoreLocation::Local(path) => Ok(Box::new(LocalStore::new(path.clone())?)),
+        StoreLocation::S3 { bucket, prefix } => match sdk {
+            Some(sdk) => Ok(Box::new(S3Store::new(sdk, bucket, prefix))),
+            None => Err(StoreError::Remote {
+                key: String::new(),
+                message: format!("s3://{bucket}: no AWS configuration was loaded for S3"),
+                retryable: false,
+            }),
+        },
+    }
 }

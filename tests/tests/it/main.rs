@@ -1,6 +1,7 @@
 //! Integration tests of the workspace, in one test binary (one link of the heavy dependencies).
 //! They run against a real Postgres from the harness; AWS tests against a real `moto_server`.
 
+mod cloud;
 mod extract_stage;
 mod harness;
 mod load_stage;

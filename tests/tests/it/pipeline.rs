@@ -13,7 +13,7 @@ use crate::reconcile::{assert_warehouse_reconciles, warehouse_checksums};
 use crate::support::{Pipeline, scalar, spec};
 
 /// The local runner over a test pipeline's databases and stores.
-fn local(p: &Pipeline) -> Local {
+async fn local(p: &Pipeline) -> Local {
     let config = Config::from_lookup(|_| None).unwrap();
     Local::new(Config {
         source: Some(DatabaseLocator::Url(p.source.url.clone())),
@@ -22,13 +22,14 @@ fn local(p: &Pipeline) -> Local {
         processed: Some(StoreLocation::Local(p.processed.root().to_path_buf())),
         ..config
     })
+    .await
     .unwrap()
 }
 
 #[tokio::test]
 async fn seed_then_run_reconciles_the_whole_warehouse_with_the_oltp() {
     let p = Pipeline::new("e_recon", spec(2_000, 41)).await;
-    let local = local(&p);
+    let local = local(&p).await;
     let cycle = local.cycle(Stages::All).await.unwrap();
     assert!(cycle.failures().is_empty(), "{:?}", cycle.failures());
     assert_eq!(cycle.loaded.len(), 1);
@@ -38,7 +39,7 @@ async fn seed_then_run_reconciles_the_whole_warehouse_with_the_oltp() {
 #[tokio::test]
 async fn soak_concurrent_writers_and_long_transactions_lose_and_double_nothing() {
     let p = Pipeline::new("e_soak", spec(1_000, 42)).await;
-    let local = local(&p);
+    let local = local(&p).await;
     let options = SimulateOptions {
         duration: Some(Duration::from_secs(8)),
         operations: None,
@@ -98,7 +99,7 @@ async fn soak_concurrent_writers_and_long_transactions_lose_and_double_nothing()
 #[tokio::test]
 async fn replaying_any_run_at_any_stage_changes_nothing() {
     let p = Pipeline::new("e_replay", spec(300, 43)).await;
-    let local = local(&p);
+    let local = local(&p).await;
     local.cycle(Stages::All).await.unwrap();
     simulate(
         &p.source.url,
@@ -138,7 +139,7 @@ async fn replaying_any_run_at_any_stage_changes_nothing() {
 #[tokio::test]
 async fn status_json_parses_and_matches_the_ledger() {
     let p = Pipeline::new("e_status", spec(200, 44)).await;
-    let local = local(&p);
+    let local = local(&p).await;
     local.cycle(Stages::All).await.unwrap();
     let status = etl_cli::status::status(&local).await.unwrap();
     let json: serde_json::Value =

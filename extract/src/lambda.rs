@@ -1,0 +1,142 @@
+//! The extract Lambda: invoked by EventBridge Scheduler, it takes runs until the source is caught
+//! up or the invocation nears its deadline.
+//!
+//! Everything that can be built once is built at cold start ([`Handler::new`]): the landing
+//! store's S3 client, the alert sink, the source URL (read from Secrets Manager once) and the
+//! source connection, which later invocations reuse while it stays open.
+
+use std::time::SystemTime;
+
+use etl_shared::alert::{self, Alert, AlertSink};
+use etl_shared::catalog::SOURCE_TABLES;
+use etl_shared::config::{Config, LANDING};
+use etl_shared::error::ConfigError;
+use etl_shared::lambda::{Failure, stop_taking_work_at};
+use etl_shared::store::{self, ObjectStore};
+use etl_shared::{Classify, secrets, telemetry};
+use serde_json::{Value, json};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use tokio_postgres::Client;
+
+use crate::error::ExtractError;
+use crate::run::{ExtractOptions, ExtractOutcome, extract};
+
+/// The application name extract's connections carry (seen in `pg_stat_activity`).
+pub const APPLICATION_NAME: &str = "etl-extract";
+
+pub struct Handler {
+    config: Config,
+    source_url: String,
+    landing: Box<dyn ObjectStore>,
+    alerts: Box<dyn AlertSink>,
+    source: Mutex<Option<Client>>,
+}
+
+impl Handler {
+    /// The cold start. Fails only on what no retry can fix (configuration, an unreadable
+    /// secret); an unreachable database is retried at each invocation.
+    pub async fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Handler, Failure> {
+        let alerts = alert::sink(sdk, config.alert_topic_arn.as_deref());
+        let landing = config.landing.clone().ok_or(ConfigError::Missing {
+            var: LANDING,
+            hint: "the landing bucket, s3://bucket[/prefix]",
+        });
+        let result = async {
+            let landing = store::open(&landing.map_err(|e| Failure::of(&e))?, Some(sdk))
+                .map_err(|e| Failure::of(&e))?;
+            let source = config.source().map_err(|e| Failure::of(&e))?;
+            let source_url = secrets::database_url(source, sdk)
+                .await
+                .map_err(|e| Failure::of(&e))?;
+            Ok::<_, Failure>((landing, source_url))
+        }
+        .await;
+        let (landing, source_url) = match result {
+            Ok(parts) => parts,
+            Err(failure) => {
+                let alert = Alert::new("extract", None, failure.kind, &failure).with_lambda_logs();
+                alert::send_logged(alerts.as_ref(), &alert).await;
+                return Err(failure);
+            }
+        };
+        let handler = Handler {
+            config,
+            source_url,
+            landing,
+            alerts,
+            source: Mutex::new(None),
+        };
+        if let Err(error) = handler.connected().await {
+            tracing::warn!(%error, "source not reachable at cold start; retrying per invocation");
+        }
+        Ok(handler)
+    }
+
+    /// A connection to the source: the one kept from earlier invocations while it is open.
+    async fn connected(&self) -> Result<MappedMutexGuard<'_, Client>, ExtractError> {
+        let mut slot = self.source.lock().await;
+        let client = match slot.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => {
+                etl_shared::db::connect(
+                    "source",
+                    &self.source_url,
+                    APPLICATION_NAME,
+                    self.config.connect_timeout,
+                )
+                .await?
+            }
+        };
+        Ok(MutexGuard::map(slot, |slot| slot.insert(client)))
+    }
+
+    /// One scheduled invocation. The payload (the schedule's input) is not used: the watermark
+    /// says where to start.
+    pub async fn handle(
+        &self,
+        _payload: Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<Value, Failure> {
+        match self.extract(deadline).await {
+            Ok(outcome) => {
+                let lag = outcome
+                    .watermark
+                    .map(|w| (chrono::Utc::now() - w).num_milliseconds() as f64 / 1000.0);
+                telemetry::emit_metrics(
+                    "extract",
+                    &[
+                        ("RowsExtracted", "Count", outcome.total_rows() as f64),
+                        ("RunsExtracted", "Count", outcome.runs.len() as f64),
+                        ("WatermarkLagSeconds", "Seconds", lag.unwrap_or(0.0)),
+                    ],
+                );
+                Ok(json!({
+                    "runs": outcome.runs.iter().map(|r| json!({
+                        "run_id": r.run_id.to_string(),
+                        "rows": r.total_rows(),
+                        "bytes": r.bytes,
+                    })).collect::<Vec<_>>(),
+                    "rows": outcome.total_rows(),
+                    "stop": format!("{:?}", outcome.stop),
+                    "watermark": outcome.watermark.map(etl_shared::time::format_micros),
+                }))
+            }
+            Err(error) => {
+                let alert = Alert::new("extract", None, error.kind(), &error).with_lambda_logs();
+                alert::send_logged(self.alerts.as_ref(), &alert).await;
+                Err(Failure::of(&error))
+            }
+        }
+    }
+
+    async fn extract(&self, deadline: Option<SystemTime>) -> Result<ExtractOutcome, ExtractError> {
+        let mut client = self.connected().await?;
+        let options = ExtractOptions {
+            row_budget: self.config.row_budget,
+            lookback: self.config.lookback,
+            deadline: deadline.map(stop_taking_work_at),
+            ..ExtractOptions::new(&SOURCE_TABLES)
+        };
+        extract(&mut client, self.landing.as_ref(), &options).await
+    }
+}

@@ -1,0 +1,142 @@
+//! The load Lambda: invoked by the processed bucket's notifications for `manifests/`, it merges
+//! every announced run into the warehouse.
+//!
+//! The store's S3 client, the alert sink, the warehouse URL (from Secrets Manager) and the
+//! warehouse connection, with the migrations applied, are set up at cold start and reused by
+//! later invocations while the connection stays open. Reserved concurrency 1 (Terraform) keeps
+//! loads from queueing on the advisory lock; the lock keeps them correct regardless.
+
+use etl_shared::alert::{self, Alert, AlertSink};
+use etl_shared::config::{Config, PROCESSED};
+use etl_shared::event::S3Event;
+use etl_shared::lambda::{Failure, prefix_of, report_runs, required_store};
+use etl_shared::manifest::Stage;
+use etl_shared::store::ObjectStore;
+use etl_shared::{Classify, ErrorKind, quarantine, secrets};
+use serde_json::{Value, json};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use tokio_postgres::Client;
+
+use crate::error::LoadError;
+use crate::run::{LoadOutcome, handle_event};
+
+/// The application name load's connections carry.
+pub const APPLICATION_NAME: &str = "etl-load";
+
+pub struct Handler {
+    config: Config,
+    warehouse_url: String,
+    processed: Box<dyn ObjectStore>,
+    processed_prefix: String,
+    alerts: Box<dyn AlertSink>,
+    warehouse: Mutex<Option<Client>>,
+}
+
+impl Handler {
+    /// The cold start. Fails only on what no retry can fix; an unreachable warehouse is
+    /// retried at each invocation.
+    pub async fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Handler, Failure> {
+        let alerts = alert::sink(sdk, config.alert_topic_arn.as_deref());
+        let result = async {
+            let processed = required_store(config.processed.as_ref(), PROCESSED, sdk)?;
+            let warehouse = config.warehouse().map_err(|e| Failure::of(&e))?;
+            let url = secrets::database_url(warehouse, sdk)
+                .await
+                .map_err(|e| Failure::of(&e))?;
+            Ok::<_, Failure>((processed, url))
+        }
+        .await;
+        let (processed, warehouse_url) = match result {
+            Ok(parts) => parts,
+            Err(failure) => {
+                let alert = Alert::new("load", None, failure.kind, &failure).with_lambda_logs();
+                alert::send_logged(alerts.as_ref(), &alert).await;
+                return Err(failure);
+            }
+        };
+        let handler = Handler {
+            processed_prefix: prefix_of(config.processed.as_ref()),
+            config,
+            warehouse_url,
+            processed,
+            alerts,
+            warehouse: Mutex::new(None),
+        };
+        if let Err(error) = handler.connected().await {
+            tracing::warn!(%error, "warehouse not ready at cold start; retrying per invocation");
+        }
+        Ok(handler)
+    }
+
+    /// The kept warehouse connection, or a new one with the migrations applied.
+    async fn connected(&self) -> Result<MappedMutexGuard<'_, Client>, LoadError> {
+        let mut slot = self.warehouse.lock().await;
+        let client = match slot.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => {
+                let mut client = etl_shared::db::connect(
+                    "warehouse",
+                    &self.warehouse_url,
+                    APPLICATION_NAME,
+                    self.config.connect_timeout,
+                )
+                .await?;
+                crate::migrate(&mut client).await?;
+                client
+            }
+        };
+        Ok(MutexGuard::map(slot, |slot| slot.insert(client)))
+    }
+
+    /// One S3 notification (possibly several records; the `s3:TestEvent` has none).
+    pub async fn handle(&self, event: S3Event) -> Result<Value, Failure> {
+        let runs = event.manifest_runs(&self.processed_prefix);
+        if runs.is_empty() {
+            return Ok(json!({ "loaded": [], "already_loaded": [] }));
+        }
+        let mut client = match self.connected().await {
+            Ok(client) => client,
+            Err(error) => {
+                let alert = Alert::new(
+                    "load",
+                    runs.first().map(ToString::to_string),
+                    error.kind(),
+                    &error,
+                )
+                .with_lambda_logs();
+                alert::send_logged(self.alerts.as_ref(), &alert).await;
+                return Err(Failure::of(&error));
+            }
+        };
+        let results = handle_event(
+            &event,
+            &self.processed_prefix,
+            &mut client,
+            self.processed.as_ref(),
+        )
+        .await;
+        report_runs(
+            "load",
+            &results,
+            self.alerts.as_ref(),
+            |run, error| {
+                (error.kind() == ErrorKind::Permanent && !matches!(error, LoadError::Query { .. }))
+                    .then(|| quarantine::prefix(run, Stage::Load))
+            },
+            |error| matches!(error, LoadError::Quarantined { .. }),
+        )
+        .await?;
+        let (mut loaded, mut already) = (Vec::new(), Vec::new());
+        for (run, result) in &results {
+            match result {
+                Ok(LoadOutcome::Loaded { rows, .. }) => loaded.push(json!({
+                    "run_id": run.to_string(),
+                    "rows": rows.values().sum::<u64>(),
+                })),
+                Ok(LoadOutcome::AlreadyLoaded { .. }) => already.push(run.to_string()),
+                Err(_) => {}
+            }
+        }
+        Ok(json!({ "loaded": loaded, "already_loaded": already }))
+    }
+}

@@ -1,0 +1,264 @@
+//! The three Lambda binaries, each run as a real process under the Runtime API emulator and fed
+//! the committed fixture events (`tests/fixtures/events/`), with S3 served by `moto_server` and
+//! real Postgres databases. Each stage crate's `tests/lambda.rs` calls its scenario here with
+//! the path Cargo gives its binary (`CARGO_BIN_EXE_<name>`).
+
+use std::time::Duration;
+
+use etl_cli::runtime_api::{Outcome, RuntimeApi};
+use etl_cli::seed::generate::SeedSpec;
+use etl_cli::seed::{self, SeedOptions};
+use etl_shared::catalog::SOURCE_TABLES;
+use etl_shared::layout::{MANIFESTS_PREFIX, RunId, run_id_of_manifest_key};
+use etl_shared::store::{ObjectStore, S3Store};
+use serde_json::Value;
+
+use crate::{Moto, TestDatabase};
+
+/// The key prefix of both buckets: it has a space, which S3 events encode as `+`.
+pub const PREFIX: &str = "team a";
+const LANDING_BUCKET: &str = "landing";
+const PROCESSED_BUCKET: &str = "processed";
+/// How long a debug-built binary may take to answer one event of the small seeded history.
+const EVENT_LIMIT: Duration = Duration::from_secs(120);
+
+/// A committed fixture event with `{bucket}` and `{run_id}` filled in.
+pub fn fixture(name: &str, bucket: &str, run_id: &str) -> String {
+    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading fixture {path}: {e}"))
+        .replace("{bucket}", bucket)
+        .replace("{run_id}", run_id)
+}
+
+/// A seeded source, an empty warehouse, and the two buckets in a running moto_server.
+pub struct Cloud {
+    pub moto: Moto,
+    pub sdk: aws_config::SdkConfig,
+    pub source: TestDatabase,
+    pub warehouse: TestDatabase,
+    pub landing: S3Store,
+    pub processed: S3Store,
+}
+
+impl Cloud {
+    pub async fn new(label: &str) -> Cloud {
+        let moto = Moto::start();
+        let sdk = moto.sdk_config().await;
+        moto.create_bucket(&sdk, LANDING_BUCKET).await;
+        moto.create_bucket(&sdk, PROCESSED_BUCKET).await;
+        let source = TestDatabase::create(&format!("{label}_src")).await;
+        let warehouse = TestDatabase::create(&format!("{label}_wh")).await;
+        let spec = SeedSpec {
+            scale: 300,
+            seed: 7,
+            end: chrono::NaiveDate::from_ymd_opt(2025, 6, 2).unwrap_or_default(),
+        };
+        seed::seed(
+            &mut source.connect().await,
+            SeedOptions { spec, force: false },
+            |_, _, _| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("seeding the source: {e}"));
+        Cloud {
+            landing: S3Store::new(&sdk, LANDING_BUCKET, PREFIX),
+            processed: S3Store::new(&sdk, PROCESSED_BUCKET, PREFIX),
+            moto,
+            sdk,
+            source,
+            warehouse,
+        }
+    }
+
+    /// The environment Terraform gives the functions, pointed at moto and the test databases.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.moto.env();
+        env.extend([
+            ("ETL_SOURCE_URL", self.source.url.clone()),
+            ("ETL_WAREHOUSE_URL", self.warehouse.url.clone()),
+            ("ETL_LANDING", format!("s3://{LANDING_BUCKET}/{PREFIX}")),
+            ("ETL_PROCESSED", format!("s3://{PROCESSED_BUCKET}/{PREFIX}")),
+        ]);
+        env
+    }
+
+    /// Rows in all source tables.
+    pub async fn source_rows(&self) -> u64 {
+        let client = self.source.connect().await;
+        let mut total = 0;
+        for table in SOURCE_TABLES.iter() {
+            let n: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {}", table.name), &[])
+                .await
+                .unwrap_or_else(|e| panic!("counting {}: {e}", table.name))
+                .get(0);
+            total += n as u64;
+        }
+        total
+    }
+
+    /// Runs extract in-process (the library the binary wraps); returns the runs it landed.
+    pub async fn extract(&self) -> Vec<RunId> {
+        let mut client = self.source.connect().await;
+        let outcome = extract::extract(
+            &mut client,
+            &self.landing,
+            &extract::ExtractOptions::new(&SOURCE_TABLES),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("extract: {e}"));
+        outcome.runs.into_iter().map(|r| r.run_id).collect()
+    }
+
+    /// Runs transform in-process for `runs`.
+    pub async fn transform(&self, runs: &[RunId]) {
+        for run in runs {
+            transform::transform_run(run, &self.landing, &self.processed)
+                .await
+                .unwrap_or_else(|e| panic!("transform {run}: {e}"));
+        }
+    }
+}
+
+/// Runs whose manifests are in `store`.
+pub async fn manifests(store: &dyn ObjectStore) -> Vec<RunId> {
+    store
+        .list(MANIFESTS_PREFIX)
+        .await
+        .unwrap_or_else(|e| panic!("listing manifests: {e}"))
+        .iter()
+        .filter_map(|k| run_id_of_manifest_key(k))
+        .collect()
+}
+
+fn response(outcome: Outcome) -> Value {
+    match outcome {
+        Outcome::Response(value) => value,
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+/// The extract binary: a scheduled event lands the whole seeded source; the next lands nothing.
+pub async fn extract_binary(binary: &str) {
+    let cloud = Cloud::new("lambda_x").await;
+    let mut api = RuntimeApi::start();
+    api.push(&fixture("scheduled.json", "", ""));
+    api.push(&fixture("scheduled.json", "", ""));
+    let mut function = api.spawn(binary, "extract", &cloud.env());
+    let ready = api.ready(&mut function, EVENT_LIMIT);
+    eprintln!("extract binary ready for its first event after {ready:?}");
+
+    let first = response(api.outcome(&mut function, EVENT_LIMIT));
+    assert_eq!(
+        first["rows"].as_u64(),
+        Some(cloud.source_rows().await),
+        "{first}"
+    );
+    let runs = first["runs"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(runs >= 1, "{first}");
+    assert_eq!(manifests(&cloud.landing).await.len(), runs);
+
+    let second = response(api.outcome(&mut function, EVENT_LIMIT));
+    assert_eq!(second["rows"].as_u64(), Some(0), "{second}");
+    assert_eq!(second["stop"], "NothingNew", "{second}");
+}
+
+/// The transform binary: the S3 test event is ignored; a put event with an encoded key is
+/// transformed; an event for a manifest that does not exist fails as permanent, once with the
+/// work attempted and quarantined, then as already quarantined.
+pub async fn transform_binary(binary: &str) {
+    let cloud = Cloud::new("lambda_t").await;
+    let runs = cloud.extract().await;
+    let mut api = RuntimeApi::start();
+    let mut function = api.spawn(binary, "transform", &cloud.env());
+    let ready = api.ready(&mut function, EVENT_LIMIT);
+    eprintln!("transform binary ready for its first event after {ready:?}");
+
+    api.push(&fixture("s3-test-event.json", LANDING_BUCKET, ""));
+    let ignored = response(api.outcome(&mut function, EVENT_LIMIT));
+    assert_eq!(ignored["transformed"], serde_json::json!([]), "{ignored}");
+
+    for run in &runs {
+        api.push(&fixture(
+            "s3-put-manifest.json",
+            LANDING_BUCKET,
+            run.as_str(),
+        ));
+        let done = response(api.outcome(&mut function, EVENT_LIMIT));
+        assert_eq!(done["transformed"][0]["run_id"], run.as_str(), "{done}");
+        assert!(done["transformed"][0]["rows"].as_u64() > Some(0), "{done}");
+    }
+    assert_eq!(manifests(&cloud.processed).await, runs);
+
+    let missing = "20200101T000000.000000Z-00000000";
+    for expected in ["does not exist", "quarantined by an earlier attempt"] {
+        api.push(&fixture("s3-put-manifest.json", LANDING_BUCKET, missing));
+        match api.outcome(&mut function, EVENT_LIMIT) {
+            Outcome::Error {
+                error_type,
+                message,
+            } => {
+                assert_eq!(error_type, "Permanent", "{message}");
+                assert!(message.contains(expected), "{message}");
+            }
+            other => panic!("expected a permanent error, got {other:?}"),
+        }
+    }
+}
+
+/// The load binary: migrations at cold start, each processed run loaded once, a redelivered
+/// event reported as already loaded.
+pub async fn load_binary(binary: &str) {
+    let cloud = Cloud::new("lambda_l").await;
+    let runs = cloud.extract().await;
+    cloud.transform(&runs).await;
+    let mut api = RuntimeApi::start();
+    let mut function = api.spawn(binary, "load", &cloud.env());
+    let ready = api.ready(&mut function, EVENT_LIMIT);
+    eprintln!("load binary ready for its first event after {ready:?}");
+
+    api.push(&fixture("s3-test-event.json", PROCESSED_BUCKET, ""));
+    let ignored = response(api.outcome(&mut function, EVENT_LIMIT));
+    assert_eq!(ignored["loaded"], serde_json::json!([]), "{ignored}");
+
+    for run in &runs {
+        api.push(&fixture(
+            "s3-put-manifest.json",
+            PROCESSED_BUCKET,
+            run.as_str(),
+        ));
+        let done = response(api.outcome(&mut function, EVENT_LIMIT));
+        assert_eq!(done["loaded"][0]["run_id"], run.as_str(), "{done}");
+    }
+    api.push(&fixture(
+        "s3-put-manifest.json",
+        PROCESSED_BUCKET,
+        runs[0].as_str(),
+    ));
+    let again = response(api.outcome(&mut function, EVENT_LIMIT));
+    assert_eq!(again["already_loaded"][0], runs[0].as_str(), "{again}");
+
+    let warehouse = cloud.warehouse.connect().await;
+    let source = cloud.source.connect().await;
+    let loaded: i64 = warehouse
+        .query_one(
+            "SELECT count(DISTINCT sales_order_id) FROM fact_sales_order",
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(0);
+    let orders: i64 = source
+        .query_one("SELECT count(*) FROM sales_order", &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(0);
+    assert_eq!(loaded, orders);
+    let ledger: i64 = warehouse
+        .query_one("SELECT count(*) FROM etl_load_ledger", &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(0);
+    assert_eq!(ledger as usize, runs.len());
+}

@@ -1,0 +1,81 @@
+//! The transform Lambda: invoked by the landing bucket's notifications for `manifests/`, it
+//! transforms every run the event announces.
+//!
+//! The stores' S3 clients and the alert sink are built once at cold start. Each failed run is
+//! alerted once (a redelivery of a quarantined run is not alerted again) and the invocation
+//! fails, typed `Retryable` or `Permanent`, so Lambda's retries and on-failure destination see it.
+
+use etl_shared::alert::{self, Alert, AlertSink};
+use etl_shared::config::{Config, LANDING, PROCESSED};
+use etl_shared::event::S3Event;
+use etl_shared::lambda::{Failure, prefix_of, report_runs, required_store};
+use etl_shared::manifest::Stage;
+use etl_shared::store::ObjectStore;
+use etl_shared::{Classify, ErrorKind, quarantine};
+use serde_json::{Value, json};
+
+use crate::error::TransformError;
+use crate::run::handle_event;
+
+pub struct Handler {
+    landing: Box<dyn ObjectStore>,
+    /// The landing location's key prefix: event keys are matched against it.
+    landing_prefix: String,
+    processed: Box<dyn ObjectStore>,
+    alerts: Box<dyn AlertSink>,
+}
+
+impl Handler {
+    pub async fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Handler, Failure> {
+        let alerts = alert::sink(sdk, config.alert_topic_arn.as_deref());
+        let stores = required_store(config.landing.as_ref(), LANDING, sdk).and_then(|landing| {
+            Ok((
+                landing,
+                required_store(config.processed.as_ref(), PROCESSED, sdk)?,
+            ))
+        });
+        match stores {
+            Ok((landing, processed)) => Ok(Handler {
+                landing,
+                landing_prefix: prefix_of(config.landing.as_ref()),
+                processed,
+                alerts,
+            }),
+            Err(failure) => {
+                let alert =
+                    Alert::new("transform", None, failure.kind, &failure).with_lambda_logs();
+                alert::send_logged(alerts.as_ref(), &alert).await;
+                Err(failure)
+            }
+        }
+    }
+
+    /// One S3 notification (possibly several records; the `s3:TestEvent` has none).
+    pub async fn handle(&self, event: S3Event) -> Result<Value, Failure> {
+        let results = handle_event(
+            &event,
+            &self.landing_prefix,
+            self.landing.as_ref(),
+            self.processed.as_ref(),
+        )
+        .await;
+        report_runs(
+            "transform",
+            &results,
+            self.alerts.as_ref(),
+            |run, error| {
+                (error.kind() == ErrorKind::Permanent)
+                    .then(|| quarantine::prefix(run, Stage::Transform))
+            },
+            |error| matches!(error, TransformError::Quarantined { .. }),
+        )
+        .await?;
+        Ok(json!({
+            "transformed": results.iter().filter_map(|(run, r)| r.as_ref().ok().map(|o| json!({
+                "run_id": run.to_string(),
+                "rows": o.rows.values().sum::<u64>(),
+                "bytes": o.bytes,
+            }))).collect::<Vec<_>>(),
+        }))
+    }
+}
