@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help demo test lint fmt bench
+.PHONY: help demo test lint fmt bench build
 
 SCALE ?= 1000000
 
@@ -27,3 +27,11 @@ fmt: ## Format the code
 bench: ## Benchmark at SCALE sales orders (default 1000000); writes bench/results/<date>-scale<N>.json
 	@scripts/ensure-tools.sh postgres
 	$(CARGO) run --quiet --locked --release -p etl -- bench --scale $(SCALE)
+
+LAMBDAS := extract transform load
+
+build: ## Build the three Lambda zips (arm64, provided.al2023): target/lambda/<name>/bootstrap.zip
+	@scripts/ensure-tools.sh lambda
+	$(CARGO) lambda build --release --arm64 --output-format zip --locked $(addprefix --bin ,$(LAMBDAS))
+	@for f in $(LAMBDAS); do stat -c '%s %n' target/lambda/$$f/bootstrap.zip; done \
+	  | awk '{ printf "  %-36s %6.2f MB\n", $$2, $$1 / 1048576 }'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure what a make target needs is here, installing it when it can (pip packages,
 # Debian's postgresql), or fails with one line saying what is missing.
-# Usage: scripts/ensure-tools.sh [postgres] [moto]
+# Usage: scripts/ensure-tools.sh [postgres] [moto] [lambda]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +52,18 @@ for need in "$@"; do
         echo "installing moto_server (pip install -r requirements-dev.txt)" >&2
         pip_install -r requirements-dev.txt
         command -v moto_server >/dev/null 2>&1 || fail "moto_server is not on PATH after pip install 'moto[server]'"
+      fi
+      ;;
+    lambda)
+      if ! command -v cargo-lambda >/dev/null 2>&1 || ! python3 -c "import ziglang" 2>/dev/null; then
+        echo "installing cargo-lambda and zig (pip install cargo-lambda ziglang)" >&2
+        pip_install cargo-lambda ziglang
+        command -v cargo-lambda >/dev/null 2>&1 || fail "cargo-lambda is not on PATH after pip install cargo-lambda"
+      fi
+      if command -v rustup >/dev/null 2>&1; then
+        rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
+          || rustup target add aarch64-unknown-linux-gnu >&2 \
+          || fail "the aarch64-unknown-linux-gnu Rust target (rustup target add aarch64-unknown-linux-gnu)"
       fi
       ;;
     *) fail "unknown tool '$need' (scripts/ensure-tools.sh)" ;;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::args::BenchArgs;
 use crate::local::database_url;
 use crate::pgcluster::Cluster;
+use crate::runtime_api::RuntimeApi;
 use crate::seed::{self, SeedOptions, generate::SeedSpec};
 use crate::simulate::{self, SimulateOptions};
 
@@ -45,8 +46,61 @@ pub struct BenchReport {
     pub incremental_rows: u64,
     pub incremental: Vec<StageFigures>,
     pub incremental_total_secs: f64,
-    /// Lambda cold starts are measured once the Lambda binaries exist.
-    pub cold_start_ms: Option<f64>,
+    /// Per Lambda binary: time to ready-for-first-event, and the `make build` zip's size.
+    pub lambdas: Vec<LambdaFigures>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LambdaFigures {
+    pub name: String,
+    /// Median and worst of [`COLD_STARTS`] starts; absent when the binary was not built.
+    pub ready_ms_median: Option<f64>,
+    pub ready_ms_max: Option<f64>,
+    /// Size of `target/lambda/<name>/bootstrap.zip`, when `make build` has made it.
+    pub zip_mb: Option<f64>,
+}
+
+/// Cold starts measured per Lambda binary.
+const COLD_STARTS: usize = 5;
+
+/// Starts each Lambda binary built beside this `etl` (same profile) under the Runtime API
+/// emulator, with the stage's configuration, and times exec to its first poll for an event.
+fn lambda_figures(env: &[(&str, String)]) -> anyhow::Result<Vec<LambdaFigures>> {
+    let exe = std::env::current_exe().context("locating the etl binary")?;
+    let bin_dir = exe.parent().context("the etl binary has no directory")?;
+    let mut all = Vec::new();
+    for name in ["extract", "transform", "load"] {
+        let binary = bin_dir.join(name);
+        let mut ready = Vec::new();
+        if binary.exists() {
+            for _ in 0..COLD_STARTS {
+                let api = RuntimeApi::start()?;
+                let mut function = api.spawn(&binary.display().to_string(), name, env)?;
+                let took = api
+                    .ready(&mut function, Duration::from_secs(30))
+                    .with_context(|| format!("starting the {name} Lambda binary"))?;
+                ready.push(took.as_secs_f64() * 1e3);
+            }
+            ready.sort_by(f64::total_cmp);
+        } else {
+            eprintln!(
+                "  {name}: no binary at {} (cargo build --release -p {name})",
+                binary.display()
+            );
+        }
+        let zip = bin_dir
+            .parent()
+            .map(|target| target.join("lambda").join(name).join("bootstrap.zip"));
+        all.push(LambdaFigures {
+            name: name.into(),
+            ready_ms_median: ready.get(ready.len() / 2).copied(),
+            ready_ms_max: ready.last().copied(),
+            zip_mb: zip
+                .and_then(|z| std::fs::metadata(z).ok())
+                .map(|m| m.len() as f64 / 1048576.0),
+        });
+    }
+    Ok(all)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -272,6 +326,9 @@ async fn run(
         incremental_total += wall;
     }
 
+    eprintln!("Lambda binaries: time to ready-for-first-event, zip sizes");
+    let lambdas = lambda_figures(&env)?;
+
     let report = BenchReport {
         date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
         scale: args.scale,
@@ -289,7 +346,7 @@ async fn run(
         incremental_rows,
         incremental,
         incremental_total_secs: incremental_total.as_secs_f64(),
-        cold_start_ms: None,
+        lambdas,
     };
     let path = write_report(&args.out, &report)?;
     println!("{}", markdown(&report));
@@ -351,6 +408,17 @@ pub fn markdown(r: &BenchReport) -> String {
         out += &row(
             f,
             &format!("incremental {} rows: {}", r.incremental_rows, f.stage),
+        );
+    }
+    out += "\n| Lambda binary | ready for first event, median ms | max ms | zip MB |\n|---|---:|---:|---:|\n";
+    let opt = |v: Option<f64>, digits: usize| v.map_or("-".to_owned(), |v| format!("{v:.digits$}"));
+    for l in &r.lambdas {
+        out += &format!(
+            "| {} | {} | {} | {} |\n",
+            l.name,
+            opt(l.ready_ms_median, 1),
+            opt(l.ready_ms_max, 1),
+            opt(l.zip_mb, 2)
         );
     }
     out += &format!(

@@ -13,6 +13,26 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Why the emulator could not get what it waited for.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("the Runtime API emulator could not listen on loopback: {0}")]
+    Listen(#[source] std::io::Error),
+    #[error("cannot start the {function} binary at {binary}: {source}")]
+    Spawn {
+        function: String,
+        binary: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the function exited ({status}): {stderr}")]
+    Exited { status: String, stderr: String },
+    #[error("the function did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("expected {expected}, got {got}")]
+    Unexpected { expected: &'static str, got: String },
+}
+
 /// What the function answered for one event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -52,10 +72,9 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    pub fn start() -> RuntimeApi {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|e| panic!("no loopback port for the Runtime API emulator: {e}"));
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    pub fn start() -> Result<RuntimeApi, EmulatorError> {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(EmulatorError::Listen)?;
+        let port = listener.local_addr().map_err(EmulatorError::Listen)?.port();
         let (tx, rx) = channel();
         let shared = Arc::new(Shared {
             events: Mutex::new(VecDeque::new()),
@@ -70,12 +89,12 @@ impl RuntimeApi {
                 std::thread::spawn(move || serve(stream, &shared));
             }
         });
-        RuntimeApi {
+        Ok(RuntimeApi {
             port,
             shared,
             seen: rx,
             next_id: 0,
-        }
+        })
     }
 
     /// Queues an event (its JSON text) for the function.
@@ -91,7 +110,12 @@ impl RuntimeApi {
     }
 
     /// Starts `binary` as Lambda would, with `env` on top of the runtime's own variables.
-    pub fn spawn(&self, binary: &str, function: &str, env: &[(&str, String)]) -> Function {
+    pub fn spawn(
+        &self,
+        binary: &str,
+        function: &str,
+        env: &[(&str, String)],
+    ) -> Result<Function, EmulatorError> {
         let started = Instant::now();
         let mut command = Command::new(binary);
         command
@@ -113,41 +137,61 @@ impl RuntimeApi {
         for (k, v) in env {
             command.env(k, v);
         }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the {function} binary at {binary}: {e}"));
-        Function { child, started }
+        let child = command.spawn().map_err(|source| EmulatorError::Spawn {
+            function: function.to_owned(),
+            binary: binary.to_owned(),
+            source,
+        })?;
+        Ok(Function { child, started })
     }
 
     /// Waits (at most `limit`) for the function's first poll; returns the time since `spawn`.
-    pub fn ready(&self, function: &mut Function, limit: Duration) -> Duration {
-        match self.wait(function, limit) {
-            Seen::FirstPoll(at) => at - function.started,
-            Seen::Outcome(outcome) => panic!("expected the first poll, got {outcome:?}"),
+    pub fn ready(
+        &self,
+        function: &mut Function,
+        limit: Duration,
+    ) -> Result<Duration, EmulatorError> {
+        match self.wait(function, limit)? {
+            Seen::FirstPoll(at) => Ok(at - function.started),
+            Seen::Outcome(outcome) => Err(EmulatorError::Unexpected {
+                expected: "the first poll",
+                got: format!("{outcome:?}"),
+            }),
         }
     }
 
     /// Waits (at most `limit`) for the function's answer to the next event.
-    pub fn outcome(&self, function: &mut Function, limit: Duration) -> Outcome {
-        match self.wait(function, limit) {
-            Seen::Outcome(outcome) => outcome,
-            Seen::FirstPoll(_) => panic!("expected an outcome, got the first poll"),
+    pub fn outcome(
+        &self,
+        function: &mut Function,
+        limit: Duration,
+    ) -> Result<Outcome, EmulatorError> {
+        match self.wait(function, limit)? {
+            Seen::Outcome(outcome) => Ok(outcome),
+            Seen::FirstPoll(_) => Err(EmulatorError::Unexpected {
+                expected: "an outcome",
+                got: "the first poll".into(),
+            }),
         }
     }
 
-    fn wait(&self, function: &mut Function, limit: Duration) -> Seen {
+    /// The next thing seen, waiting on the emulator's channel in short slices so that a
+    /// function that exits is reported at once rather than at the limit.
+    fn wait(&self, function: &mut Function, limit: Duration) -> Result<Seen, EmulatorError> {
         let deadline = Instant::now() + limit;
         loop {
             match self.seen.recv_timeout(Duration::from_millis(100)) {
-                Ok(seen) => return seen,
+                Ok(seen) => return Ok(seen),
                 Err(_) => {
                     if let Ok(Some(status)) = function.child.try_wait() {
-                        panic!("the function exited ({status}): {}", function.stderr());
+                        return Err(EmulatorError::Exited {
+                            status: status.to_string(),
+                            stderr: function.stderr(),
+                        });
                     }
-                    assert!(
-                        Instant::now() < deadline,
-                        "the function did not answer within {limit:?}"
-                    );
+                    if Instant::now() >= deadline {
+                        return Err(EmulatorError::Timeout(limit));
+                    }
                 }
             }
         }

@@ -142,14 +142,14 @@ fn response(outcome: Outcome) -> Value {
 /// The extract binary: a scheduled event lands the whole seeded source; the next lands nothing.
 pub async fn extract_binary(binary: &str) {
     let cloud = Cloud::new("lambda_x").await;
-    let mut api = RuntimeApi::start();
+    let mut api = RuntimeApi::start().unwrap();
     api.push(&fixture("scheduled.json", "", ""));
     api.push(&fixture("scheduled.json", "", ""));
-    let mut function = api.spawn(binary, "extract", &cloud.env());
-    let ready = api.ready(&mut function, EVENT_LIMIT);
+    let mut function = api.spawn(binary, "extract", &cloud.env()).unwrap();
+    let ready = api.ready(&mut function, EVENT_LIMIT).unwrap();
     eprintln!("extract binary ready for its first event after {ready:?}");
 
-    let first = response(api.outcome(&mut function, EVENT_LIMIT));
+    let first = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
     assert_eq!(
         first["rows"].as_u64(),
         Some(cloud.source_rows().await),
@@ -159,7 +159,7 @@ pub async fn extract_binary(binary: &str) {
     assert!(runs >= 1, "{first}");
     assert_eq!(manifests(&cloud.landing).await.len(), runs);
 
-    let second = response(api.outcome(&mut function, EVENT_LIMIT));
+    let second = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
     assert_eq!(second["rows"].as_u64(), Some(0), "{second}");
     assert_eq!(second["stop"], "NothingNew", "{second}");
 }
@@ -170,13 +170,13 @@ pub async fn extract_binary(binary: &str) {
 pub async fn transform_binary(binary: &str) {
     let cloud = Cloud::new("lambda_t").await;
     let runs = cloud.extract().await;
-    let mut api = RuntimeApi::start();
-    let mut function = api.spawn(binary, "transform", &cloud.env());
-    let ready = api.ready(&mut function, EVENT_LIMIT);
+    let mut api = RuntimeApi::start().unwrap();
+    let mut function = api.spawn(binary, "transform", &cloud.env()).unwrap();
+    let ready = api.ready(&mut function, EVENT_LIMIT).unwrap();
     eprintln!("transform binary ready for its first event after {ready:?}");
 
     api.push(&fixture("s3-test-event.json", LANDING_BUCKET, ""));
-    let ignored = response(api.outcome(&mut function, EVENT_LIMIT));
+    let ignored = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
     assert_eq!(ignored["transformed"], serde_json::json!([]), "{ignored}");
 
     for run in &runs {
@@ -185,7 +185,7 @@ pub async fn transform_binary(binary: &str) {
             LANDING_BUCKET,
             run.as_str(),
         ));
-        let done = response(api.outcome(&mut function, EVENT_LIMIT));
+        let done = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
         assert_eq!(done["transformed"][0]["run_id"], run.as_str(), "{done}");
         assert!(done["transformed"][0]["rows"].as_u64() > Some(0), "{done}");
     }
@@ -194,7 +194,7 @@ pub async fn transform_binary(binary: &str) {
     let missing = "20200101T000000.000000Z-00000000";
     for expected in ["does not exist", "quarantined by an earlier attempt"] {
         api.push(&fixture("s3-put-manifest.json", LANDING_BUCKET, missing));
-        match api.outcome(&mut function, EVENT_LIMIT) {
+        match api.outcome(&mut function, EVENT_LIMIT).unwrap() {
             Outcome::Error {
                 error_type,
                 message,
@@ -213,13 +213,13 @@ pub async fn load_binary(binary: &str) {
     let cloud = Cloud::new("lambda_l").await;
     let runs = cloud.extract().await;
     cloud.transform(&runs).await;
-    let mut api = RuntimeApi::start();
-    let mut function = api.spawn(binary, "load", &cloud.env());
-    let ready = api.ready(&mut function, EVENT_LIMIT);
+    let mut api = RuntimeApi::start().unwrap();
+    let mut function = api.spawn(binary, "load", &cloud.env()).unwrap();
+    let ready = api.ready(&mut function, EVENT_LIMIT).unwrap();
     eprintln!("load binary ready for its first event after {ready:?}");
 
     api.push(&fixture("s3-test-event.json", PROCESSED_BUCKET, ""));
-    let ignored = response(api.outcome(&mut function, EVENT_LIMIT));
+    let ignored = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
     assert_eq!(ignored["loaded"], serde_json::json!([]), "{ignored}");
 
     for run in &runs {
@@ -228,7 +228,7 @@ pub async fn load_binary(binary: &str) {
             PROCESSED_BUCKET,
             run.as_str(),
         ));
-        let done = response(api.outcome(&mut function, EVENT_LIMIT));
+        let done = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
         assert_eq!(done["loaded"][0]["run_id"], run.as_str(), "{done}");
     }
     api.push(&fixture(
@@ -236,7 +236,7 @@ pub async fn load_binary(binary: &str) {
         PROCESSED_BUCKET,
         runs[0].as_str(),
     ));
-    let again = response(api.outcome(&mut function, EVENT_LIMIT));
+    let again = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
     assert_eq!(again["already_loaded"][0], runs[0].as_str(), "{again}");
 
     let warehouse = cloud.warehouse.connect().await;
