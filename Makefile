@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help demo test lint fmt bench build
+.PHONY: help demo test test-rust test-terraform lint fmt bench build plan deploy destroy
 
 SCALE ?= 1000000
 
@@ -13,9 +13,14 @@ demo: ## Run the demo on a throwaway Postgres (or ETL_SOURCE_URL) and print a re
 	@scripts/ensure-tools.sh postgres
 	$(CARGO) run --quiet --locked -p etl -- demo
 
-test: ## Run the full test suite (real Postgres, real moto_server)
+test: test-rust test-terraform ## Run the full test suite: Rust (real Postgres, moto_server), then Terraform
+
+test-rust: ## The Rust tests (a throwaway Postgres cluster unless ETL_TEST_DATABASE_URL is set)
 	@scripts/ensure-tools.sh postgres moto
 	$(CARGO) test --workspace --locked
+
+test-terraform: ## terraform fmt/validate/test, checkov, actionlint, apply against moto_server
+	@scripts/terraform-checks.sh
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -35,3 +40,23 @@ build: ## Build the three Lambda zips (arm64, provided.al2023): target/lambda/<n
 	$(CARGO) lambda build --release --arm64 --output-format zip --locked $(addprefix --bin ,$(LAMBDAS))
 	@for f in $(LAMBDAS); do stat -c '%s %n' target/lambda/$$f/bootstrap.zip; done \
 	  | awk '{ printf "  %-36s %6.2f MB\n", $$2, $$1 / 1048576 }'
+
+ENV ?= dev
+TF := terraform -chdir=terraform
+
+define tf_init
+	@test -f terraform/backends/$(ENV).hcl || { echo "missing terraform/backends/$(ENV).hcl: copy terraform/backends/example.hcl and name your state bucket" >&2; exit 1; }
+	@test -f terraform/envs/$(ENV).tfvars || { echo "missing terraform/envs/$(ENV).tfvars: copy terraform/envs/dev.tfvars" >&2; exit 1; }
+	$(TF) init -input=false -reconfigure -backend-config=backends/$(ENV).hcl
+endef
+
+plan: build ## Build the zips, then terraform plan ENV (terraform/envs/$(ENV).tfvars) into terraform/$(ENV).tfplan
+	$(tf_init)
+	$(TF) plan -input=false -var-file=envs/$(ENV).tfvars -out=$(ENV).tfplan
+
+deploy: plan ## Build, plan and apply ENV (default dev); docs/deploy.md
+	$(TF) apply -input=false $(ENV).tfplan
+
+destroy: ## Destroy ENV (asks for confirmation)
+	$(tf_init)
+	$(TF) destroy -var-file=envs/$(ENV).tfvars

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure what a make target needs is here, installing it when it can (pip packages,
 # Debian's postgresql), or fails with one line saying what is missing.
-# Usage: scripts/ensure-tools.sh [postgres] [moto] [lambda]
+# Usage: scripts/ensure-tools.sh [postgres] [moto] [lambda] [checkov] [jsonschema]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +64,20 @@ for need in "$@"; do
         rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
           || rustup target add aarch64-unknown-linux-gnu >&2 \
           || fail "the aarch64-unknown-linux-gnu Rust target (rustup target add aarch64-unknown-linux-gnu)"
+      fi
+      ;;
+    checkov)
+      if ! command -v checkov >/dev/null 2>&1; then
+        echo "installing checkov (pip install checkov)" >&2
+        pip_install checkov
+        command -v checkov >/dev/null 2>&1 || fail "checkov is not on PATH after pip install checkov"
+      fi
+      ;;
+    jsonschema)
+      if ! command -v check-jsonschema >/dev/null 2>&1; then
+        echo "installing check-jsonschema (pip install check-jsonschema)" >&2
+        pip_install check-jsonschema
+        command -v check-jsonschema >/dev/null 2>&1 || fail "check-jsonschema is not on PATH after pip install check-jsonschema"
       fi
       ;;
     *) fail "unknown tool '$need' (scripts/ensure-tools.sh)" ;;

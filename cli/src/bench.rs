@@ -124,34 +124,56 @@ fn figures(stage: &str, wall: Duration, rows: u64, bytes: u64, peak_rss_kb: u64)
     }
 }
 
+/// Where a stage process run by the bench writes its peak RSS.
+const PEAK_RSS_FILE: &str = "ETL_BENCH_PEAK_RSS_FILE";
+
+/// Called by `etl` on exit: when the bench asked for it, records this process's peak RSS (KiB).
+///
+/// `wait4`'s `ru_maxrss` cannot be used: a child spawned by `posix_spawn` shares the parent's
+/// memory until it execs, and Linux counts that (the bench's own, seeded-data-sized RSS) into the
+/// child's maximum. `VmHWM` is the high-water mark of the process's own address space.
+pub fn report_peak_rss() {
+    let Ok(path) = std::env::var(PEAK_RSS_FILE) else {
+        return;
+    };
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let _ = std::fs::write(path, hwm);
+}
+
 /// Runs `etl <args>` with `env`, returning wall time and peak RSS (KiB) of that process.
 fn run_stage(env: &[(&str, String)], args: &[&str]) -> anyhow::Result<(Duration, u64)> {
     let exe = std::env::current_exe().context("locating the etl binary")?;
+    let rss_file = tempfile::NamedTempFile::new().context("creating the peak RSS file")?;
     let started = Instant::now();
-    let child = std::process::Command::new(exe)
+    let mut child = std::process::Command::new(exe)
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "warn")
+        .env(PEAK_RSS_FILE, rss_file.path())
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("starting etl {}", args.join(" ")))?;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; the pointers are to live locals.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for etl {}", args.join(" ")))?;
     let wall = started.elapsed();
-    if pid < 0 {
-        bail!(
-            "waiting for etl {}: {}",
-            args.join(" "),
-            std::io::Error::last_os_error()
-        );
+    if !status.success() {
+        bail!("etl {} failed ({status})", args.join(" "));
     }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("etl {} failed (status {status})", args.join(" "));
-    }
-    Ok((wall, usage.ru_maxrss as u64))
+    let peak_kb = std::fs::read_to_string(rss_file.path())
+        .ok()
+        .and_then(|kb| kb.trim().parse().ok())
+        .with_context(|| format!("etl {} did not report its peak RSS", args.join(" ")))?;
+    Ok((wall, peak_kb))
 }
 
 fn dir_bytes(path: &Path) -> u64 {

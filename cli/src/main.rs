@@ -12,7 +12,9 @@ async fn main() -> ExitCode {
         _ => "info",
     };
     etl_shared::telemetry::init(level);
-    match etl_cli::commands::run(cli.command).await {
+    let result = etl_cli::commands::run(cli.command).await;
+    etl_cli::bench::report_peak_rss();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // One clear line first, the cause chain after it.

@@ -107,7 +107,11 @@ impl Handler {
                     &[
                         ("RowsExtracted", "Count", outcome.total_rows() as f64),
                         ("RunsExtracted", "Count", outcome.runs.len() as f64),
-                        ("WatermarkLagSeconds", "Seconds", lag.unwrap_or(0.0)),
+                        (
+                            telemetry::WATERMARK_LAG_METRIC,
+                            "Seconds",
+                            lag.unwrap_or(0.0),
+                        ),
                     ],
                 );
                 Ok(json!({

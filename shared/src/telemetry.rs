@@ -49,3 +49,5 @@ pub fn emit_metrics(stage: &str, metrics: &[(&str, &str, f64)]) {
 
 /// The CloudWatch namespace of the pipeline's metrics (Terraform's alarms use it too).
 pub const METRICS_NAMESPACE: &str = "totesys-etl";
+/// Seconds between now and the watermark, emitted by extract; the freshness alarm's metric.
+pub const WATERMARK_LAG_METRIC: &str = "WatermarkLagSeconds";

@@ -11,4 +11,5 @@ mod seed;
 mod simulate;
 mod stores;
 mod support;
+mod terraform;
 mod transform_stage;

@@ -1,0 +1,41 @@
+# Failures reach people through one encrypted topic: the functions' own alerts (one per failed
+# run) and the CloudWatch alarms. Events that still fail after Lambda's retries land in a queue
+# for inspection and redrive.
+
+resource "aws_sns_topic" "alerts" {
+  name              = "${local.name}-alerts"
+  kms_master_key_id = aws_kms_key.etl.arn
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count     = var.alert_email == "" ? 0 : 1
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = var.alert_email
+}
+
+resource "aws_sqs_queue" "failed_events" {
+  name                      = "${local.name}-failed-events"
+  message_retention_seconds = 1209600 # 14 days, the maximum
+  kms_master_key_id         = aws_kms_key.etl.arn
+}
+
+locals {
+  # Existing secrets when given, else the ones created here (their values are set by the
+  # operator: docs/deploy.md).
+  source_secret_arn    = var.source_secret_arn != "" ? var.source_secret_arn : aws_secretsmanager_secret.database["source"].arn
+  warehouse_secret_arn = var.warehouse_secret_arn != "" ? var.warehouse_secret_arn : aws_secretsmanager_secret.database["warehouse"].arn
+  created_secrets = toset(concat(
+    var.source_secret_arn == "" ? ["source"] : [],
+    var.warehouse_secret_arn == "" ? ["warehouse"] : [],
+  ))
+}
+
+resource "aws_secretsmanager_secret" "database" {
+  for_each                = local.created_secrets
+  name                    = "${local.name}/${each.key}-database"
+  description             = "RDS-format JSON (host, port, username, password, dbname, sslmode) of the ${each.key} database"
+  kms_key_id              = aws_kms_key.etl.arn
+  recovery_window_in_days = 7
+  # checkov:skip=CKV2_AWS_57:The databases are external to this deployment; rotate their credentials with the database owner (docs/deploy.md) rather than a rotation Lambda that would need admin rights on them.
+}

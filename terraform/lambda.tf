@@ -1,0 +1,67 @@
+# The three functions, from the zips `make build` produces (arm64, provided.al2023).
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each          = local.functions
+  name              = "/aws/lambda/${local.name}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.etl.arn
+}
+
+resource "aws_lambda_function" "this" {
+  for_each         = local.functions
+  function_name    = "${local.name}-${each.key}"
+  description      = "totesys ETL: ${each.key}"
+  role             = aws_iam_role.function[each.key].arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.lambda_zip_dir}/${each.key}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_zip_dir}/${each.key}/bootstrap.zip")
+  memory_size      = var.memory_mb[each.key]
+  timeout          = var.timeout_secs[each.key]
+  kms_key_arn      = aws_kms_key.etl.arn
+
+  # One at a time: extract's watermark and load's ledger are safe under concurrency, but
+  # queued runs in order are cheaper than contended ones.
+  reserved_concurrent_executions = 1
+
+  environment {
+    variables = local.environment[each.key]
+  }
+
+  logging_config {
+    log_format = "Text" # the functions already write JSON lines
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  dynamic "vpc_config" {
+    for_each = local.in_vpc ? [1] : []
+    content {
+      subnet_ids         = var.subnet_ids
+      security_group_ids = var.security_group_ids
+    }
+  }
+
+  # checkov:skip=CKV_AWS_116:Asynchronous failures go to an on-failure destination (aws_lambda_function_event_invoke_config), which supersedes a DLQ.
+  # checkov:skip=CKV_AWS_117:VPC placement is optional (subnet_ids); the databases decide whether it is needed.
+  # checkov:skip=CKV_AWS_272:Code signing needs a signing profile outside this stack; zips are built and deployed by CI from the protected branch.
+}
+
+# Lambda's own retries of asynchronous invocations (the scheduler and S3 invoke that way), then
+# the failed-events queue.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  for_each                     = local.functions
+  function_name                = aws_lambda_function.this[each.key].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 3600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.failed_events.arn
+    }
+  }
+}

@@ -1,0 +1,39 @@
+output "landing_bucket" {
+  description = "Landing bucket (NDJSON runs, the watermark)."
+  value       = aws_s3_bucket.landing.bucket
+}
+
+output "processed_bucket" {
+  description = "Processed bucket (Parquet runs, transform state, quarantine)."
+  value       = aws_s3_bucket.processed.bucket
+}
+
+output "function_arns" {
+  description = "ARN of each function."
+  value       = { for k, f in aws_lambda_function.this : k => f.arn }
+}
+
+output "alert_topic_arn" {
+  description = "SNS topic of alerts and alarms."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "schedule_name" {
+  description = "The extract schedule, for `etl schedule status|pause|resume --name`."
+  value       = aws_scheduler_schedule.extract.name
+}
+
+output "source_secret_arn" {
+  description = "Secret the extract function reads the source credentials from."
+  value       = local.source_secret_arn
+}
+
+output "warehouse_secret_arn" {
+  description = "Secret the load function reads the warehouse credentials from."
+  value       = local.warehouse_secret_arn
+}
+
+output "failed_events_queue_url" {
+  description = "Events that exhausted Lambda's retries."
+  value       = aws_sqs_queue.failed_events.url
+}

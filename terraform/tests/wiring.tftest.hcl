@@ -1,0 +1,245 @@
+# The wiring of the deployment, checked on a mocked provider: no AWS account needed.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  # The provider validates ARNs it is given, so mocked ARNs must look like ARNs.
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-2:123456789012:totesys-etl-test-alerts" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:eu-west-2:123456789012:totesys-etl-test-failed-events" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-2:123456789012:key/00000000-0000-0000-0000-000000000000" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-2:123456789012:log-group:/aws/lambda/totesys-etl-test" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/totesys-etl-test" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-2:123456789012:function:totesys-etl-test" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::totesys-etl-test" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:totesys-etl-test" }
+  }
+}
+
+# Distinct ARNs where the assertions tell resources apart.
+override_resource {
+  target = aws_lambda_function.this["extract"]
+  values = { arn = "arn:aws:lambda:eu-west-2:123456789012:function:totesys-etl-test-extract" }
+}
+override_resource {
+  target = aws_lambda_function.this["transform"]
+  values = { arn = "arn:aws:lambda:eu-west-2:123456789012:function:totesys-etl-test-transform" }
+}
+override_resource {
+  target = aws_lambda_function.this["load"]
+  values = { arn = "arn:aws:lambda:eu-west-2:123456789012:function:totesys-etl-test-load" }
+}
+override_resource {
+  target = aws_iam_role.scheduler
+  values = { arn = "arn:aws:iam::123456789012:role/totesys-etl-test-scheduler" }
+}
+override_resource {
+  target = aws_s3_bucket.landing
+  values = { arn = "arn:aws:s3:::totesys-etl-test-landing" }
+}
+override_resource {
+  target = aws_s3_bucket.processed
+  values = { arn = "arn:aws:s3:::totesys-etl-test-processed" }
+}
+override_resource {
+  target = aws_secretsmanager_secret.database["source"]
+  values = { arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:totesys-etl-test-source" }
+}
+override_resource {
+  target = aws_secretsmanager_secret.database["warehouse"]
+  values = { arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:totesys-etl-test-warehouse" }
+}
+
+variables {
+  environment        = "test"
+  lambda_zip_dir     = "tests/fixtures/lambda"
+  log_retention_days = 400
+}
+
+run "wiring" {
+  command = apply
+
+  # Notifications fire only on manifests, the key prefix shared/src/layout.rs commits runs under.
+  assert {
+    condition     = aws_s3_bucket_notification.landing.lambda_function[0].filter_prefix == "manifests/"
+    error_message = "landing notifications must filter on manifests/"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.processed.lambda_function[0].filter_prefix == "manifests/"
+    error_message = "processed notifications must filter on manifests/"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.landing.lambda_function[0].lambda_function_arn == aws_lambda_function.this["transform"].arn
+    error_message = "landing manifests must trigger transform"
+  }
+  assert {
+    condition     = aws_s3_bucket_notification.processed.lambda_function[0].lambda_function_arn == aws_lambda_function.this["load"].arn
+    error_message = "processed manifests must trigger load"
+  }
+  assert {
+    condition = alltrue([
+      aws_lambda_permission.s3["transform"].source_arn == aws_s3_bucket.landing.arn,
+      aws_lambda_permission.s3["load"].source_arn == aws_s3_bucket.processed.arn,
+    ])
+    error_message = "each function may be invoked only by its own bucket"
+  }
+
+  # The schedule targets extract, with a role that may invoke only extract.
+  assert {
+    condition     = aws_scheduler_schedule.extract.target[0].arn == aws_lambda_function.this["extract"].arn
+    error_message = "the schedule must target extract"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.extract.target[0].role_arn == aws_iam_role.scheduler.arn
+    error_message = "the schedule must invoke with its own role"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [aws_lambda_function.this["extract"].arn]
+    error_message = "the scheduler role may invoke extract only"
+  }
+
+  # Least privilege: every statement names resources of this deployment; only X-Ray's
+  # service-required "*" is allowed, and no action is a wildcard.
+  assert {
+    condition = alltrue(flatten([
+      for f in ["extract", "transform", "load"] : [
+        for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : [
+          for r in s.Resource : r != "*" || s.Sid == "Tracing"
+        ]
+      ]
+    ]))
+    error_message = "a function policy names resource \"*\" outside the X-Ray statement"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for f in ["extract", "transform", "load"] : [
+        for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : [
+          for a in s.Action : !endswith(a, "*")
+        ]
+      ]
+    ]))
+    error_message = "a function policy has a wildcard action"
+  }
+  # Each function touches only its own buckets: extract landing, load processed.
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_iam_role_policy.function["extract"].policy).Statement : [
+        for r in s.Resource : !startswith(r, aws_s3_bucket.processed.arn)
+      ]
+    ]))
+    error_message = "extract must not reach the processed bucket"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_iam_role_policy.function["load"].policy).Statement : [
+        for r in s.Resource : !startswith(r, aws_s3_bucket.landing.arn)
+      ]
+    ]))
+    error_message = "load must not reach the landing bucket"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_iam_role_policy.function["transform"].policy).Statement : [
+        for r in s.Resource : s.Sid != "DatabaseSecret"
+      ]
+    ]))
+    error_message = "transform needs no database secret"
+  }
+  assert {
+    condition = (
+      [for s in jsondecode(aws_iam_role_policy.function["extract"].policy).Statement : s.Resource if s.Sid == "DatabaseSecret"][0] == [aws_secretsmanager_secret.database["source"].arn]
+      && [for s in jsondecode(aws_iam_role_policy.function["load"].policy).Statement : s.Resource if s.Sid == "DatabaseSecret"][0] == [aws_secretsmanager_secret.database["warehouse"].arn]
+    )
+    error_message = "extract reads only the source secret, load only the warehouse secret"
+  }
+  assert {
+    condition = alltrue([
+      for f in ["extract", "transform", "load"] :
+      [for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : s.Resource if s.Sid == "Alerts"][0] == [aws_sns_topic.alerts.arn]
+    ])
+    error_message = "functions publish only to the alert topic"
+  }
+
+  # Ordering and retries.
+  assert {
+    condition = alltrue([
+      for f in ["extract", "transform", "load"] : aws_lambda_function.this[f].reserved_concurrent_executions == 1
+    ])
+    error_message = "reserved concurrency must be 1"
+  }
+  assert {
+    condition = alltrue([
+      for f in ["extract", "transform", "load"] :
+      aws_lambda_function_event_invoke_config.this[f].maximum_retry_attempts == 2
+      && aws_lambda_function_event_invoke_config.this[f].destination_config[0].on_failure[0].destination == aws_sqs_queue.failed_events.arn
+    ])
+    error_message = "async retries and the on-failure destination must be set"
+  }
+  assert {
+    condition = alltrue([
+      for f in ["extract", "transform", "load"] :
+      aws_lambda_function.this[f].runtime == "provided.al2023" && aws_lambda_function.this[f].architectures == tolist(["arm64"])
+    ])
+    error_message = "functions run provided.al2023 on arm64"
+  }
+
+  # Logs and alarms.
+  assert {
+    condition = alltrue([
+      for f in ["extract", "transform", "load"] : aws_cloudwatch_log_group.function[f].retention_in_days == 400
+    ])
+    error_message = "log retention must follow log_retention_days"
+  }
+  assert {
+    condition = alltrue(concat(
+      [for a in aws_cloudwatch_metric_alarm.errors : a.alarm_actions == toset([aws_sns_topic.alerts.arn])],
+      [for a in aws_cloudwatch_metric_alarm.throttles : a.alarm_actions == toset([aws_sns_topic.alerts.arn])],
+      [aws_cloudwatch_metric_alarm.freshness.alarm_actions == toset([aws_sns_topic.alerts.arn])],
+      [aws_cloudwatch_metric_alarm.failed_events.alarm_actions == toset([aws_sns_topic.alerts.arn])],
+    ))
+    error_message = "every alarm must notify the alert topic"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.freshness.namespace == "totesys-etl" && aws_cloudwatch_metric_alarm.freshness.metric_name == "WatermarkLagSeconds"
+    error_message = "the freshness alarm must read the metric extract emits"
+  }
+}
+
+run "existing_secrets_are_referenced_not_created" {
+  command = plan
+
+  variables {
+    source_secret_arn    = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:totesys-AbCdEf"
+    warehouse_secret_arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:warehouse-AbCdEf"
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret.database) == 0
+    error_message = "no secret is created when both are given"
+  }
+  assert {
+    condition     = aws_lambda_function.this["extract"].environment[0].variables["ETL_SOURCE_SECRET_ARN"] == "arn:aws:secretsmanager:eu-west-2:123456789012:secret:totesys-AbCdEf"
+    error_message = "extract must read the given source secret"
+  }
+}
