@@ -38,7 +38,7 @@ LAMBDAS := extract transform load
 build: ## Build the three Lambda zips (arm64, provided.al2023): target/lambda/<name>/bootstrap.zip
 	@scripts/ensure-tools.sh lambda
 	$(CARGO) lambda build --release --arm64 --output-format zip --locked $(addprefix --bin ,$(LAMBDAS))
-	@for f in $(LAMBDAS); do stat -c '%s %n' target/lambda/$$f/bootstrap.zip; done \
+	@for f in $(LAMBDAS); do stat -c '%s %n' $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap.zip; done \
 	  | awk '{ printf "  %-36s %6.2f MB\n", $$2, $$1 / 1048576 }'
 
 ENV ?= dev

@@ -36,6 +36,17 @@ pub enum LoadError {
         source: tokio_postgres::Error,
     },
     #[error(
+        "run {run_id}: {fact}.{column} = {key} has no row in {dimension} after inferred members \
+         were added (a bug in load: report it with this run)"
+    )]
+    DanglingReference {
+        run_id: String,
+        fact: &'static str,
+        column: &'static str,
+        dimension: &'static str,
+        key: String,
+    },
+    #[error(
         "run {run_id} was quarantined by an earlier attempt ({error}): fix the cause, then \
          `etl replay {run_id} --stage load`"
     )]
@@ -70,7 +81,8 @@ impl Classify for LoadError {
             | LoadError::FileMismatch(_)
             | LoadError::BadParquet { .. }
             | LoadError::BadColumn { .. }
-            | LoadError::Quarantined { .. } => ErrorKind::Permanent,
+            | LoadError::Quarantined { .. }
+            | LoadError::DanglingReference { .. } => ErrorKind::Permanent,
         }
     }
 }

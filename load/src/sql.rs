@@ -157,6 +157,37 @@ pub fn inferred_members(fk: &ForeignKey) -> Option<String> {
     ))
 }
 
+/// Takes, in one statement, the lock a foreign key's trigger takes row by row (`FOR KEY SHARE`)
+/// on every dimension row the staged facts reference: no concurrent transaction can delete or
+/// re-key a referenced row before the load commits.
+pub fn lock_referenced(fk: &ForeignKey) -> Option<String> {
+    let dimension = warehouse_table(fk.dimension)?;
+    let fact = warehouse_table(fk.fact)?;
+    Some(format!(
+        "WITH locked AS MATERIALIZED (SELECT 1 FROM {dim} d \
+         WHERE d.{key} IN (SELECT s.{col} FROM {stage} s) FOR KEY SHARE OF d) \
+         SELECT count(*) FROM locked",
+        dim = dimension.name,
+        key = dimension.key,
+        col = fk.column,
+        stage = stage_name(fact),
+    ))
+}
+
+/// The foreign key's check, set-based: the first staged reference with no dimension row.
+pub fn dangling_reference(fk: &ForeignKey) -> Option<String> {
+    let dimension = warehouse_table(fk.dimension)?;
+    let fact = warehouse_table(fk.fact)?;
+    Some(format!(
+        "SELECT s.{col}::text FROM {stage} s WHERE s.{col} IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM {dim} d WHERE d.{key} = s.{col}) LIMIT 1",
+        dim = dimension.name,
+        key = dimension.key,
+        col = fk.column,
+        stage = stage_name(fact),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +219,25 @@ mod tests {
         );
         let sql = merge(warehouse_table("dim_date").unwrap());
         assert!(sql.ends_with("ON CONFLICT (date_id) DO NOTHING"), "{sql}");
+    }
+
+    #[test]
+    fn references_are_locked_and_checked_per_key() {
+        let fk = FOREIGN_KEYS
+            .iter()
+            .find(|f| f.fact == "fact_payment" && f.column == "transaction_id")
+            .unwrap();
+        let lock = lock_referenced(fk).unwrap();
+        assert!(
+            lock.contains("FROM dim_transaction d WHERE d.transaction_id IN (SELECT s.transaction_id FROM stage_fact_payment s) FOR KEY SHARE OF d"),
+            "{lock}"
+        );
+        let check = dangling_reference(fk).unwrap();
+        assert!(check.contains("s.transaction_id IS NOT NULL"), "{check}");
+        assert!(
+            check.contains("NOT EXISTS (SELECT 1 FROM dim_transaction d WHERE d.transaction_id = s.transaction_id)"),
+            "{check}"
+        );
     }
 
     #[test]

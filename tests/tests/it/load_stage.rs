@@ -170,8 +170,27 @@ async fn loading_runs_in_reverse_order_gives_the_same_warehouse() {
     for run in &runs {
         load_run(&mut forward, &p.processed, run).await.unwrap();
     }
+    // The reverse load runs as a role that is not a superuser: it cannot turn the row-by-row
+    // foreign-key triggers off, so this also proves both integrity paths give one warehouse.
     let reverse_db = TestDatabase::create("l_rev_b").await;
-    let mut reverse = reverse_db.connect().await;
+    let loader = etl_tests::TestRole::create(&reverse_db, "loader").await;
+    reverse_db
+        .connect()
+        .await
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" OWNER TO \"{}\"",
+            reverse_db.name, loader.name
+        ))
+        .await
+        .unwrap();
+    let mut reverse = etl_tests::postgres::connect(&loader.url).await;
+    assert!(
+        reverse
+            .batch_execute("SET session_replication_role = replica")
+            .await
+            .is_err(),
+        "the loader role must not be able to skip the triggers"
+    );
     migrate(&mut reverse).await.unwrap();
     for run in runs.iter().rev() {
         load_run(&mut reverse, &p.processed, run).await.unwrap();
