@@ -62,6 +62,7 @@ impl PartWriter {
             .put(&key, bytes)
             .await
             .map_err(|source| ExtractError::Store { key, source })?;
+        fail::fail_point!("extract::after_part");
         self.files.rows += part.rows;
         self.files.parts.push(part);
         self.buffered_rows = 0;

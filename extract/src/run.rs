@@ -427,7 +427,9 @@ impl Progress<'_> {
             checked_at: Utc::now(),
             held_by: self.held_by.clone(),
         };
+        fail::fail_point!("extract::before_watermark");
         let advance = watermark::advance(self.store, &next, self.version.as_ref()).await?;
+        fail::fail_point!("extract::after_watermark");
         match &advance {
             Advance::Advanced(version) => {
                 self.version = Some(version.clone());
@@ -492,6 +494,7 @@ impl OpenRun {
             source: None,
         };
         let key = manifest_key(&self.run_id);
+        fail::fail_point!("extract::before_manifest");
         match store
             .put_if_absent(&key, manifest.to_json().into())
             .await
@@ -502,6 +505,7 @@ impl OpenRun {
             PutOutcome::Written(_) => {}
             PutOutcome::ConditionFailed => return Err(ExtractError::ManifestExists { key }),
         }
+        fail::fail_point!("extract::after_manifest");
         progress.last_run_id = Some(self.run_id.clone());
         if progress.record(to).await? == Advance::LostRace {
             return Ok(None);

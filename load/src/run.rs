@@ -182,6 +182,7 @@ async fn load(
         let copied = stage(&tx, input, id).await?;
         rows.insert(input.table.name.to_string(), copied);
     }
+    fail::fail_point!("load::between_staging_and_merge");
     for input in inputs
         .iter()
         .filter(|i| i.table.kind == TableKind::Dimension)
@@ -212,7 +213,9 @@ async fn load(
     )
     .await
     .map_err(query(id, "writing the ledger"))?;
+    fail::fail_point!("load::before_commit");
     tx.commit().await.map_err(query(id, "committing"))?;
+    fail::fail_point!("load::after_commit");
     let elapsed = started.elapsed();
     tracing::info!(
         run_id = id,

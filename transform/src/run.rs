@@ -156,6 +156,7 @@ async fn transform(
             .put(&key, Bytes::from(bytes))
             .await
             .map_err(TransformError::store(&key))?;
+        fail::fail_point!("transform::after_parquet");
         tables.insert(
             name.to_string(),
             TableFiles {
@@ -178,10 +179,12 @@ async fn transform(
             manifest_sha256: sha256_hex(&manifest_bytes),
         }),
     };
+    fail::fail_point!("transform::before_manifest");
     processed
         .put(&key, output.to_json().into())
         .await
         .map_err(TransformError::store(&key))?;
+    fail::fail_point!("transform::after_manifest");
     let outcome = TransformOutcome {
         run_id: run_id.clone(),
         manifest_key: key,

@@ -152,6 +152,7 @@ pub async fn merge_and_save(
             None => store.put_if_absent(&key, bytes).await,
         }
         .map_err(TransformError::store(&key))?;
+        fail::fail_point!("transform::after_snapshot");
         if let PutOutcome::Written(_) = outcome {
             return Ok(snapshot);
         }

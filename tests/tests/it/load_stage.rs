@@ -428,3 +428,83 @@ async fn a_load_killed_mid_copy_or_mid_merge_leaves_nothing_and_the_retry_succee
     assert!(matches!(outcome, LoadOutcome::Loaded { .. }));
     assert_warehouse_reconciles(&p.source.connect().await, &admin).await;
 }
+
+#[tokio::test]
+async fn hostile_event_delivery_leaves_the_warehouse_a_clean_run_leaves() {
+    use etl_shared::event::S3Event;
+    let p = Pipeline::new("l_hostile", spec(400, 36)).await;
+    p.extract().await;
+    for seed in 0..2 {
+        let options = SimulateOptions {
+            operations: Some(60),
+            settle_rate: 0.3,
+            order_edit_rate: 0.2,
+            dimension_edit_rate: 0.2,
+            seed,
+            ..SimulateOptions::default()
+        };
+        simulate(&p.source.url, Duration::from_secs(5), &options)
+            .await
+            .unwrap();
+        p.extract().await;
+    }
+    let mut landing_runs = transform::pending_runs(&p.landing, &p.processed)
+        .await
+        .unwrap();
+    assert_eq!(landing_runs.len(), 3);
+
+    // Transform: every event twice, newest first, plus a data key and an absent run.
+    landing_runs.reverse();
+    let ghost: RunId = "20200101T000000.000000Z-00000bad".parse().unwrap();
+    let mut keys: Vec<String> = Vec::new();
+    for run in &landing_runs {
+        keys.push(manifest_key(run));
+        keys.push(format!("data/payment/{run}/part-00000.jsonl"));
+        keys.push(manifest_key(run));
+    }
+    keys.push(manifest_key(&ghost));
+    for key in &keys {
+        let event = S3Event::object_created("landing", [key.clone()]);
+        for (run, result) in transform::handle_event(&event, "", &p.landing, &p.processed).await {
+            if run == ghost {
+                assert!(
+                    result.is_err(),
+                    "a manifest that is not there cannot transform"
+                );
+            } else {
+                result.unwrap_or_else(|e| panic!("transform {run}: {e}"));
+            }
+        }
+    }
+
+    // Load: one event naming every run twice, shuffled (a fixed permutation), then again.
+    let mut runs = landing_runs.clone();
+    runs.rotate_left(1);
+    let doubled: Vec<String> = runs
+        .iter()
+        .chain(runs.iter().rev())
+        .map(manifest_key)
+        .collect();
+    let mut hostile = p.warehouse.connect().await;
+    migrate(&mut hostile).await.unwrap();
+    for _ in 0..2 {
+        let event = S3Event::object_created("processed", doubled.clone());
+        for (run, result) in load::handle_event(&event, "", &mut hostile, &p.processed).await {
+            result.unwrap_or_else(|e| panic!("load {run}: {e}"));
+        }
+    }
+
+    // The clean run: each run once, in order, into a second warehouse.
+    let clean_db = TestDatabase::create("l_hostile_clean").await;
+    let mut clean = clean_db.connect().await;
+    migrate(&mut clean).await.unwrap();
+    landing_runs.sort();
+    for run in &landing_runs {
+        load_run(&mut clean, &p.processed, run).await.unwrap();
+    }
+    assert_eq!(
+        warehouse_checksums(&hostile).await,
+        warehouse_checksums(&clean).await
+    );
+    assert_warehouse_reconciles(&p.source.connect().await, &hostile).await;
+}

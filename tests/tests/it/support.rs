@@ -215,8 +215,45 @@ impl Pipeline {
         }
     }
 
+    /// The stage runner of this pipeline, owned (it can move into a task).
+    pub fn stages(&self) -> Stages {
+        Stages {
+            source_url: self.source.url.clone(),
+            warehouse_url: self.warehouse.url.clone(),
+            landing: self.landing.clone(),
+            processed: self.processed.clone(),
+        }
+    }
+
     pub async fn extract(&self) -> extract::ExtractOutcome {
-        run_extract(&self.source.url, &self.landing, &extract_options())
+        self.stages().extract().await
+    }
+
+    pub async fn transform(&self) -> Vec<transform::TransformOutcome> {
+        self.stages().transform().await
+    }
+
+    pub async fn load(&self) -> Vec<load::LoadOutcome> {
+        self.stages().load().await
+    }
+
+    pub async fn run(&self) {
+        self.stages().run().await
+    }
+}
+
+/// The stages over a pipeline's databases and stores; panics on any stage error.
+#[derive(Debug, Clone)]
+pub struct Stages {
+    pub source_url: String,
+    pub warehouse_url: String,
+    pub landing: etl_shared::store::LocalStore,
+    pub processed: etl_shared::store::LocalStore,
+}
+
+impl Stages {
+    pub async fn extract(&self) -> extract::ExtractOutcome {
+        run_extract(&self.source_url, &self.landing, &extract_options())
             .await
             .expect("extract")
     }
@@ -239,7 +276,7 @@ impl Pipeline {
 
     /// Migrates the warehouse and loads every pending processed run, in order.
     pub async fn load(&self) -> Vec<load::LoadOutcome> {
-        let mut client = self.warehouse.connect().await;
+        let mut client = etl_tests::postgres::connect(&self.warehouse_url).await;
         load::migrate(&mut client).await.expect("migrate");
         let mut out = Vec::new();
         for run_id in load::pending_loads(&client, &self.processed).await.unwrap() {

@@ -1,0 +1,130 @@
+//! The fault matrix: the pipeline crashes (a panic, as abrupt as a killed process for anything
+//! not yet written) at each durable write boundary, then runs again normally; the warehouse
+//! must reconcile exactly with the OLTP and the manifests, ledger and watermark must agree.
+//!
+//! Fail points are process-wide, so this is a test binary of its own and its tests take turns
+//! (`fail::FailScenario` holds a global lock). Each point is its own test, so `cargo test` lists
+//! every point with its outcome.
+
+#[path = "../it/reconcile.rs"]
+#[allow(dead_code)]
+mod reconcile;
+#[path = "../it/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::time::Duration;
+
+use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_shared::layout::{MANIFESTS_PREFIX, run_id_of_manifest_key};
+use etl_shared::manifest::Manifest;
+use etl_shared::{ObjectStore, watermark};
+
+use crate::reconcile::assert_warehouse_reconciles;
+use crate::support::{Pipeline, spec};
+
+/// Crashes the pipeline at `point` in the middle of its second cycle (a seeded history is
+/// already loaded, live activity has happened since), then recovers with normal runs.
+async fn crash_at(point: &'static str) {
+    let scenario = fail::FailScenario::setup();
+    let label = format!("f_{}", point.replace("::", "_"));
+    let p = Pipeline::new(&label, spec(300, 51)).await;
+    p.run().await;
+    let options = SimulateOptions {
+        operations: Some(60),
+        settle_rate: 0.3,
+        order_edit_rate: 0.2,
+        dimension_edit_rate: 0.2,
+        seed: 5,
+        ..SimulateOptions::default()
+    };
+    simulate(&p.source.url, Duration::from_secs(5), &options)
+        .await
+        .unwrap();
+
+    fail::cfg(point, "panic").unwrap();
+    let stages = p.stages();
+    let crashed = tokio::spawn(async move { stages.run().await }).await;
+    fail::remove(point);
+    assert!(
+        crashed.as_ref().is_err_and(|e| e.is_panic()),
+        "the fail point {point} was never reached: {crashed:?}"
+    );
+
+    // Recovery: the pipeline as it normally runs (the schedule's next tick, Lambda's retries).
+    p.run().await;
+    assert_consistent(&p).await;
+    scenario.teardown();
+    eprintln!("fault point {point}: crashed, recovered, warehouse reconciles with the OLTP");
+}
+
+/// The warehouse equals the OLTP; every landing run was transformed and every processed run is
+/// in the ledger; the watermark covers every landed window.
+async fn assert_consistent(p: &Pipeline) {
+    let warehouse = p.warehouse.connect().await;
+    assert_warehouse_reconciles(&p.source.connect().await, &warehouse).await;
+    assert!(
+        transform::pending_runs(&p.landing, &p.processed)
+            .await
+            .unwrap()
+            .is_empty(),
+        "every landing run has been transformed"
+    );
+    assert!(
+        load::pending_loads(&warehouse, &p.processed)
+            .await
+            .unwrap()
+            .is_empty(),
+        "every processed run is in the ledger"
+    );
+    let ledger: i64 = warehouse
+        .query_one("SELECT count(*) FROM etl_load_ledger", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let processed = p.processed.list(MANIFESTS_PREFIX).await.unwrap();
+    assert_eq!(
+        ledger as usize,
+        processed.len(),
+        "ledger rows = processed runs"
+    );
+
+    let mark = watermark::load(&p.landing).await.unwrap();
+    let to = mark.watermark.expect("a watermark after runs").to;
+    for key in p.landing.list(MANIFESTS_PREFIX).await.unwrap() {
+        assert!(run_id_of_manifest_key(&key).is_some(), "{key}");
+        let bytes = p.landing.get(&key).await.unwrap().unwrap().bytes;
+        let manifest = Manifest::from_json(&key, &bytes).unwrap();
+        assert!(
+            manifest.window.to <= to,
+            "{key} ends after the watermark: {} > {to}",
+            manifest.window.to
+        );
+    }
+}
+
+macro_rules! fault_points {
+    ($($test:ident => $point:literal,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread")]
+            async fn $test() {
+                crash_at($point).await;
+            }
+        )*
+    };
+}
+
+fault_points! {
+    extract_after_a_part => "extract::after_part",
+    extract_before_the_manifest => "extract::before_manifest",
+    extract_after_the_manifest => "extract::after_manifest",
+    extract_before_the_watermark => "extract::before_watermark",
+    extract_after_the_watermark => "extract::after_watermark",
+    transform_after_a_parquet_file => "transform::after_parquet",
+    transform_after_a_snapshot => "transform::after_snapshot",
+    transform_before_the_manifest => "transform::before_manifest",
+    transform_after_the_manifest => "transform::after_manifest",
+    load_between_staging_and_merge => "load::between_staging_and_merge",
+    load_before_commit => "load::before_commit",
+    load_after_commit => "load::after_commit",
+}
