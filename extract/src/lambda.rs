@@ -11,7 +11,7 @@ use etl_shared::alert::{self, Alert, AlertSink};
 use etl_shared::catalog::SOURCE_TABLES;
 use etl_shared::config::{Config, LANDING};
 use etl_shared::error::ConfigError;
-use etl_shared::lambda::{Failure, stop_taking_work_at};
+use etl_shared::lambda::{Failure, cold_start_failed, stop_taking_work_at};
 use etl_shared::store::{self, ObjectStore};
 use etl_shared::{Classify, secrets, telemetry};
 use serde_json::{Value, json};
@@ -54,9 +54,7 @@ impl Handler {
         let (landing, source_url) = match result {
             Ok(parts) => parts,
             Err(failure) => {
-                let alert = Alert::new("extract", None, failure.kind, &failure).with_lambda_logs();
-                alert::send_logged(alerts.as_ref(), &alert).await;
-                return Err(failure);
+                return Err(cold_start_failed("extract", alerts.as_ref(), failure).await);
             }
         };
         let handler = Handler {

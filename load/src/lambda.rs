@@ -9,7 +9,7 @@
 use etl_shared::alert::{self, Alert, AlertSink};
 use etl_shared::config::{Config, PROCESSED};
 use etl_shared::event::S3Event;
-use etl_shared::lambda::{Failure, prefix_of, report_runs, required_store};
+use etl_shared::lambda::{Failure, cold_start_failed, prefix_of, report_runs, required_store};
 use etl_shared::manifest::Stage;
 use etl_shared::store::ObjectStore;
 use etl_shared::{Classify, ErrorKind, quarantine, secrets};
@@ -49,9 +49,7 @@ impl Handler {
         let (processed, warehouse_url) = match result {
             Ok(parts) => parts,
             Err(failure) => {
-                let alert = Alert::new("load", None, failure.kind, &failure).with_lambda_logs();
-                alert::send_logged(alerts.as_ref(), &alert).await;
-                return Err(failure);
+                return Err(cold_start_failed("load", alerts.as_ref(), failure).await);
             }
         };
         let handler = Handler {

@@ -96,6 +96,14 @@ pub fn prefix_of(location: Option<&StoreLocation>) -> String {
     }
 }
 
+/// A cold start that failed: alerts it (no run yet) and returns the failure for Lambda's
+/// init error, so a broken deployment reaches a person, not only the log.
+pub async fn cold_start_failed(stage: &str, alerts: &dyn AlertSink, failure: Failure) -> Failure {
+    let alert = Alert::new(stage, None, failure.kind, &failure).with_lambda_logs();
+    alert::send_logged(alerts, &alert).await;
+    failure
+}
+
 /// How long a handler may take new work before Lambda's `deadline`: all but a fifth of the
 /// time left, keeping at least 10 s (one extract run with its manifest) for finishing up.
 pub fn work_budget(deadline: SystemTime, now: SystemTime) -> Duration {

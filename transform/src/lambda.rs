@@ -5,10 +5,10 @@
 //! alerted once (a redelivery of a quarantined run is not alerted again) and the invocation
 //! fails, typed `Retryable` or `Permanent`, so Lambda's retries and on-failure destination see it.
 
-use etl_shared::alert::{self, Alert, AlertSink};
+use etl_shared::alert::{self, AlertSink};
 use etl_shared::config::{Config, LANDING, PROCESSED};
 use etl_shared::event::S3Event;
-use etl_shared::lambda::{Failure, prefix_of, report_runs, required_store};
+use etl_shared::lambda::{Failure, cold_start_failed, prefix_of, report_runs, required_store};
 use etl_shared::manifest::Stage;
 use etl_shared::store::ObjectStore;
 use etl_shared::{Classify, ErrorKind, quarantine};
@@ -41,12 +41,7 @@ impl Handler {
                 processed,
                 alerts,
             }),
-            Err(failure) => {
-                let alert =
-                    Alert::new("transform", None, failure.kind, &failure).with_lambda_logs();
-                alert::send_logged(alerts.as_ref(), &alert).await;
-                Err(failure)
-            }
+            Err(failure) => Err(cold_start_failed("transform", alerts.as_ref(), failure).await),
         }
     }
 

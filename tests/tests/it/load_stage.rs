@@ -141,9 +141,16 @@ async fn loading_a_run_twice_changes_nothing_and_is_reported() {
 
 /// Several runs with every kind of change: new orders, settlements, edits, parent edits.
 async fn pipeline_with_history(label: &str) -> (Pipeline, Vec<RunId>) {
-    let p = Pipeline::new(label, spec(400, 32)).await;
+    let p = pipeline_with_landed_history(label, 32, 3).await;
+    let runs = p.transform().await.into_iter().map(|o| o.run_id).collect();
+    (p, runs)
+}
+
+/// A seeded history and `cycles` rounds of live activity, each extracted (nothing transformed).
+async fn pipeline_with_landed_history(label: &str, seed: u64, cycles: u64) -> Pipeline {
+    let p = Pipeline::new(label, spec(400, seed)).await;
     p.extract().await;
-    for seed in 0..3 {
+    for seed in 0..cycles {
         let options = SimulateOptions {
             operations: Some(60),
             settle_rate: 0.3,
@@ -157,8 +164,7 @@ async fn pipeline_with_history(label: &str) -> (Pipeline, Vec<RunId>) {
             .unwrap();
         p.extract().await;
     }
-    let runs = p.transform().await.into_iter().map(|o| o.run_id).collect();
-    (p, runs)
+    p
 }
 
 #[tokio::test]
@@ -432,22 +438,7 @@ async fn a_load_killed_mid_copy_or_mid_merge_leaves_nothing_and_the_retry_succee
 #[tokio::test]
 async fn hostile_event_delivery_leaves_the_warehouse_a_clean_run_leaves() {
     use etl_shared::event::S3Event;
-    let p = Pipeline::new("l_hostile", spec(400, 36)).await;
-    p.extract().await;
-    for seed in 0..2 {
-        let options = SimulateOptions {
-            operations: Some(60),
-            settle_rate: 0.3,
-            order_edit_rate: 0.2,
-            dimension_edit_rate: 0.2,
-            seed,
-            ..SimulateOptions::default()
-        };
-        simulate(&p.source.url, Duration::from_secs(5), &options)
-            .await
-            .unwrap();
-        p.extract().await;
-    }
+    let p = pipeline_with_landed_history("l_hostile", 36, 2).await;
     let mut landing_runs = transform::pending_runs(&p.landing, &p.processed)
         .await
         .unwrap();
