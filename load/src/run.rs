@@ -359,18 +359,16 @@ async fn check_references(
     fk: &ForeignKey,
     run_id: &str,
 ) -> Result<(), LoadError> {
-    let (Some(lock), Some(check)) = (sql::lock_referenced(fk), sql::dangling_reference(fk)) else {
+    let Some(statement) = sql::lock_and_check_references(fk) else {
         return Ok(());
     };
-    let step = |what: &str| format!("{what} {}.{} -> {}", fk.fact, fk.column, fk.dimension);
-    tx.execute(&lock, &[])
-        .await
-        .map_err(query(run_id, step("locking the rows referenced by")))?;
-    if let Some(row) = tx
-        .query_opt(&check, &[])
-        .await
-        .map_err(query(run_id, step("checking the references of")))?
-    {
+    if let Some(row) = tx.query_opt(&statement, &[]).await.map_err(query(
+        run_id,
+        format!(
+            "locking and checking the references of {}.{} -> {}",
+            fk.fact, fk.column, fk.dimension
+        ),
+    ))? {
         return Err(LoadError::DanglingReference {
             run_id: run_id.to_owned(),
             fact: fk.fact,

@@ -157,30 +157,20 @@ pub fn inferred_members(fk: &ForeignKey) -> Option<String> {
     ))
 }
 
-/// Takes, in one statement, the lock a foreign key's trigger takes row by row (`FOR KEY SHARE`)
-/// on every dimension row the staged facts reference: no concurrent transaction can delete or
-/// re-key a referenced row before the load commits.
-pub fn lock_referenced(fk: &ForeignKey) -> Option<String> {
+/// A foreign key's trigger work, set-based and in one statement: takes the lock the trigger
+/// takes row by row (`FOR KEY SHARE`) on every dimension row the staged facts reference, so no
+/// concurrent transaction can delete or re-key one before the load commits, and returns the
+/// first staged reference that has no such row (none, after the inferred members).
+pub fn lock_and_check_references(fk: &ForeignKey) -> Option<String> {
     let dimension = warehouse_table(fk.dimension)?;
     let fact = warehouse_table(fk.fact)?;
     Some(format!(
-        "WITH locked AS MATERIALIZED (SELECT 1 FROM {dim} d \
-         WHERE d.{key} IN (SELECT s.{col} FROM {stage} s) FOR KEY SHARE OF d) \
-         SELECT count(*) FROM locked",
-        dim = dimension.name,
-        key = dimension.key,
-        col = fk.column,
-        stage = stage_name(fact),
-    ))
-}
-
-/// The foreign key's check, set-based: the first staged reference with no dimension row.
-pub fn dangling_reference(fk: &ForeignKey) -> Option<String> {
-    let dimension = warehouse_table(fk.dimension)?;
-    let fact = warehouse_table(fk.fact)?;
-    Some(format!(
-        "SELECT s.{col}::text FROM {stage} s WHERE s.{col} IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM {dim} d WHERE d.{key} = s.{col}) LIMIT 1",
+        "WITH refs AS MATERIALIZED (SELECT DISTINCT s.{col} AS k FROM {stage} s \
+         WHERE s.{col} IS NOT NULL), \
+         locked AS MATERIALIZED (SELECT d.{key} AS k FROM {dim} d \
+         WHERE d.{key} IN (SELECT k FROM refs) FOR KEY SHARE OF d) \
+         SELECT r.k::text FROM refs r WHERE NOT EXISTS (SELECT 1 FROM locked l WHERE l.k = r.k) \
+         LIMIT 1",
         dim = dimension.name,
         key = dimension.key,
         col = fk.column,
@@ -227,17 +217,16 @@ mod tests {
             .iter()
             .find(|f| f.fact == "fact_payment" && f.column == "transaction_id")
             .unwrap();
-        let lock = lock_referenced(fk).unwrap();
+        let sql = lock_and_check_references(fk).unwrap();
         assert!(
-            lock.contains("FROM dim_transaction d WHERE d.transaction_id IN (SELECT s.transaction_id FROM stage_fact_payment s) FOR KEY SHARE OF d"),
-            "{lock}"
+            sql.contains("SELECT DISTINCT s.transaction_id AS k FROM stage_fact_payment s WHERE s.transaction_id IS NOT NULL"),
+            "{sql}"
         );
-        let check = dangling_reference(fk).unwrap();
-        assert!(check.contains("s.transaction_id IS NOT NULL"), "{check}");
         assert!(
-            check.contains("NOT EXISTS (SELECT 1 FROM dim_transaction d WHERE d.transaction_id = s.transaction_id)"),
-            "{check}"
+            sql.contains("FROM dim_transaction d WHERE d.transaction_id IN (SELECT k FROM refs) FOR KEY SHARE OF d"),
+            "{sql}"
         );
+        assert!(sql.ends_with("WHERE l.k = r.k) LIMIT 1"), "{sql}");
     }
 
     #[test]
