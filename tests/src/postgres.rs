@@ -253,8 +253,12 @@ impl Drop for TestRole {
                     tokio_postgres::connect(&database_url, NoTls).await
                 {
                     tokio::spawn(connection);
+                    // REASSIGN also hands back what the role owns outside this database (a
+                    // database a test made it the owner of), which would block DROP ROLE.
                     let _ = client
-                        .batch_execute(&format!("DROP OWNED BY \"{name}\""))
+                        .batch_execute(&format!(
+                            "REASSIGN OWNED BY \"{name}\" TO CURRENT_USER; DROP OWNED BY \"{name}\""
+                        ))
                         .await;
                 }
                 let admin = admin_client(server()).await;
