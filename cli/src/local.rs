@@ -143,30 +143,13 @@ impl Local {
 
     pub async fn source(&self) -> anyhow::Result<Client> {
         let url = self.url(self.config.source()?).await?;
-        Ok(etl_shared::db::connect(
-            "source",
-            &url,
-            extract::lambda::APPLICATION_NAME,
-            self.config.connect_timeout,
-        )
-        .await?)
+        Ok(extract::lambda::connect(&url, self.config.connect_timeout).await?)
     }
 
     /// A warehouse connection with the migrations applied.
     pub async fn warehouse(&self) -> anyhow::Result<Client> {
         let url = self.url(self.config.warehouse()?).await?;
-        let mut client = etl_shared::db::connect(
-            "warehouse",
-            &url,
-            load::lambda::APPLICATION_NAME,
-            self.config.connect_timeout,
-        )
-        .await?;
-        let applied = load::migrate(&mut client).await?;
-        if !applied.is_empty() {
-            tracing::info!(migrations = applied.join(", "), "warehouse migrated");
-        }
-        Ok(client)
+        Ok(load::lambda::connect(&url, self.config.connect_timeout).await?)
     }
 
     pub fn extract_options(&self) -> ExtractOptions {

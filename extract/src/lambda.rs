@@ -7,13 +7,14 @@
 
 use std::time::SystemTime;
 
-use etl_shared::alert::{self, Alert, AlertSink};
+use etl_shared::alert::{self, AlertSink};
 use etl_shared::catalog::SOURCE_TABLES;
 use etl_shared::config::{Config, LANDING};
-use etl_shared::error::ConfigError;
-use etl_shared::lambda::{Failure, cold_start_failed, stop_taking_work_at};
-use etl_shared::store::{self, ObjectStore};
-use etl_shared::{Classify, secrets, telemetry};
+use etl_shared::lambda::{
+    Failure, alert_and_fail, cold_start_failed, required_store, stop_taking_work_at,
+};
+use etl_shared::store::ObjectStore;
+use etl_shared::{secrets, telemetry};
 use serde_json::{Value, json};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::Client;
@@ -23,6 +24,11 @@ use crate::run::{ExtractOptions, ExtractOutcome, extract};
 
 /// The application name extract's connections carry (seen in `pg_stat_activity`).
 pub const APPLICATION_NAME: &str = "etl-extract";
+
+/// A source connection: how the Lambda and the local runner both connect.
+pub async fn connect(url: &str, timeout: std::time::Duration) -> Result<Client, ExtractError> {
+    Ok(etl_shared::db::connect("source", url, APPLICATION_NAME, timeout).await?)
+}
 
 pub struct Handler {
     config: Config,
@@ -37,13 +43,8 @@ impl Handler {
     /// secret); an unreachable database is retried at each invocation.
     pub async fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Handler, Failure> {
         let alerts = alert::sink(sdk, config.alert_topic_arn.as_deref());
-        let landing = config.landing.clone().ok_or(ConfigError::Missing {
-            var: LANDING,
-            hint: "the landing bucket, s3://bucket[/prefix]",
-        });
         let result = async {
-            let landing = store::open(&landing.map_err(|e| Failure::of(&e))?, Some(sdk))
-                .map_err(|e| Failure::of(&e))?;
+            let landing = required_store(config.landing.as_ref(), LANDING, sdk)?;
             let source = config.source().map_err(|e| Failure::of(&e))?;
             let source_url = secrets::database_url(source, sdk)
                 .await
@@ -75,15 +76,7 @@ impl Handler {
         let mut slot = self.source.lock().await;
         let client = match slot.take() {
             Some(client) if !client.is_closed() => client,
-            _ => {
-                etl_shared::db::connect(
-                    "source",
-                    &self.source_url,
-                    APPLICATION_NAME,
-                    self.config.connect_timeout,
-                )
-                .await?
-            }
+            _ => connect(&self.source_url, self.config.connect_timeout).await?,
         };
         Ok(MutexGuard::map(slot, |slot| slot.insert(client)))
     }
@@ -123,11 +116,7 @@ impl Handler {
                     "watermark": outcome.watermark.map(etl_shared::time::format_micros),
                 }))
             }
-            Err(error) => {
-                let alert = Alert::new("extract", None, error.kind(), &error).with_lambda_logs();
-                alert::send_logged(self.alerts.as_ref(), &alert).await;
-                Err(Failure::of(&error))
-            }
+            Err(error) => Err(alert_and_fail("extract", None, self.alerts.as_ref(), &error).await),
         }
     }
 

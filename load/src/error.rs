@@ -68,6 +68,14 @@ impl LoadError {
     }
 }
 
+impl LoadError {
+    /// Whether the run's input is quarantined: permanent errors of the input itself, not the
+    /// warehouse rejecting a statement (a constraint or permission problem, fixed there).
+    pub fn quarantines_input(&self) -> bool {
+        self.kind() == ErrorKind::Permanent && !matches!(self, LoadError::Query { .. })
+    }
+}
+
 impl Classify for LoadError {
     fn kind(&self) -> ErrorKind {
         match self {

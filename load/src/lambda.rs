@@ -6,13 +6,15 @@
 //! later invocations while the connection stays open. Reserved concurrency 1 (Terraform) keeps
 //! loads from queueing on the advisory lock; the lock keeps them correct regardless.
 
-use etl_shared::alert::{self, Alert, AlertSink};
+use etl_shared::alert::{self, AlertSink};
 use etl_shared::config::{Config, PROCESSED};
 use etl_shared::event::S3Event;
-use etl_shared::lambda::{Failure, cold_start_failed, prefix_of, report_runs, required_store};
+use etl_shared::lambda::{
+    Failure, alert_and_fail, cold_start_failed, prefix_of, report_runs, required_store,
+};
 use etl_shared::manifest::Stage;
 use etl_shared::store::ObjectStore;
-use etl_shared::{Classify, ErrorKind, quarantine, secrets};
+use etl_shared::{quarantine, secrets};
 use serde_json::{Value, json};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::Client;
@@ -22,6 +24,17 @@ use crate::run::{LoadOutcome, handle_event};
 
 /// The application name load's connections carry.
 pub const APPLICATION_NAME: &str = "etl-load";
+
+/// A warehouse connection with the migrations applied: how the Lambda and the local runner
+/// both connect.
+pub async fn connect(url: &str, timeout: std::time::Duration) -> Result<Client, LoadError> {
+    let mut client = etl_shared::db::connect("warehouse", url, APPLICATION_NAME, timeout).await?;
+    let applied = crate::migrate(&mut client).await?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = applied.join(", "), "warehouse migrated");
+    }
+    Ok(client)
+}
 
 pub struct Handler {
     config: Config,
@@ -71,17 +84,7 @@ impl Handler {
         let mut slot = self.warehouse.lock().await;
         let client = match slot.take() {
             Some(client) if !client.is_closed() => client,
-            _ => {
-                let mut client = etl_shared::db::connect(
-                    "warehouse",
-                    &self.warehouse_url,
-                    APPLICATION_NAME,
-                    self.config.connect_timeout,
-                )
-                .await?;
-                crate::migrate(&mut client).await?;
-                client
-            }
+            _ => connect(&self.warehouse_url, self.config.connect_timeout).await?,
         };
         Ok(MutexGuard::map(slot, |slot| slot.insert(client)))
     }
@@ -95,15 +98,8 @@ impl Handler {
         let mut client = match self.connected().await {
             Ok(client) => client,
             Err(error) => {
-                let alert = Alert::new(
-                    "load",
-                    runs.first().map(ToString::to_string),
-                    error.kind(),
-                    &error,
-                )
-                .with_lambda_logs();
-                alert::send_logged(self.alerts.as_ref(), &alert).await;
-                return Err(Failure::of(&error));
+                let run = runs.first().map(ToString::to_string);
+                return Err(alert_and_fail("load", run, self.alerts.as_ref(), &error).await);
             }
         };
         let results = handle_event(
@@ -118,7 +114,8 @@ impl Handler {
             &results,
             self.alerts.as_ref(),
             |run, error| {
-                (error.kind() == ErrorKind::Permanent && !matches!(error, LoadError::Query { .. }))
+                error
+                    .quarantines_input()
                     .then(|| quarantine::prefix(run, Stage::Load))
             },
             |error| matches!(error, LoadError::Quarantined { .. }),

@@ -18,7 +18,6 @@ use etl_shared::store::ObjectStore;
 use etl_shared::warehouse::{
     FOREIGN_KEYS, ForeignKey, TableKind, WAREHOUSE_TABLES, WarehouseTable,
 };
-use etl_shared::{Classify, ErrorKind};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::{Client, Transaction};
 
@@ -47,10 +46,7 @@ pub async fn load_run(
     run_id: &RunId,
 ) -> Result<LoadOutcome, LoadError> {
     match load(client, processed, run_id).await {
-        Err(error)
-            if error.kind() == ErrorKind::Permanent
-                && !matches!(error, LoadError::Query { .. }) =>
-        {
+        Err(error) if error.quarantines_input() => {
             let key = manifest_key(run_id);
             let mut keys = vec![key.clone()];
             if let Ok(Some(object)) = processed.get(&key).await

@@ -37,21 +37,11 @@ impl Alert {
         kind: ErrorKind,
         error: &(dyn std::error::Error + 'static),
     ) -> Alert {
-        let mut chain = vec![error.to_string()];
-        let mut source = error.source();
-        while let Some(e) = source {
-            let text = e.to_string();
-            // thiserror messages often embed their source; do not repeat it.
-            if !chain.last().is_some_and(|outer| outer.contains(&text)) {
-                chain.push(text);
-            }
-            source = e.source();
-        }
         Alert {
             stage: stage.to_owned(),
             run_id,
             kind,
-            chain,
+            chain: crate::error::chain(error),
             quarantine: None,
             logs: None,
         }

@@ -19,6 +19,21 @@ pub trait Classify {
     fn kind(&self) -> ErrorKind;
 }
 
+/// An error and its `source()` chain, outermost first, each text once: thiserror messages often
+/// embed their source, which is then not repeated.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut chain = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !chain.iter().any(|outer| outer.contains(&text)) {
+            chain.push(text);
+        }
+        source = e.source();
+    }
+    chain
+}
+
 /// A configuration value is missing or unusable.
 #[derive(Debug, Error)]
 pub enum ConfigError {

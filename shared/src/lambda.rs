@@ -30,17 +30,10 @@ pub struct Failure {
 impl Failure {
     /// The failure for `error`, its source chain in the message.
     pub fn new(kind: ErrorKind, error: &(dyn std::error::Error + 'static)) -> Failure {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(e) = source {
-            let text = e.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = e.source();
+        Failure {
+            kind,
+            message: crate::error::chain(error).join(": "),
         }
-        Failure { kind, message }
     }
 
     pub fn of<E: Classify + std::error::Error + 'static>(error: &E) -> Failure {
@@ -96,12 +89,41 @@ pub fn prefix_of(location: Option<&StoreLocation>) -> String {
     }
 }
 
+/// Sends the one alert of a failure, naming the Lambda's log group and stream.
+async fn send_alert(
+    alerts: &dyn AlertSink,
+    stage: &str,
+    run_id: Option<String>,
+    kind: ErrorKind,
+    error: &(dyn std::error::Error + 'static),
+    quarantine: Option<String>,
+) {
+    let alert = Alert::new(stage, run_id, kind, error)
+        .with_quarantine(quarantine)
+        .with_lambda_logs();
+    alert::send_logged(alerts, &alert).await;
+}
+
 /// A cold start that failed: alerts it (no run yet) and returns the failure for Lambda's
 /// init error, so a broken deployment reaches a person, not only the log.
 pub async fn cold_start_failed(stage: &str, alerts: &dyn AlertSink, failure: Failure) -> Failure {
-    let alert = Alert::new(stage, None, failure.kind, &failure).with_lambda_logs();
-    alert::send_logged(alerts, &alert).await;
+    send_alert(alerts, stage, None, failure.kind, &failure, None).await;
     failure
+}
+
+/// A failure of a whole invocation (before or outside any one run's result): alerts it and
+/// returns it for Lambda.
+pub async fn alert_and_fail<E>(
+    stage: &str,
+    run_id: Option<String>,
+    alerts: &dyn AlertSink,
+    error: &E,
+) -> Failure
+where
+    E: Classify + std::error::Error + 'static,
+{
+    send_alert(alerts, stage, run_id, error.kind(), error, None).await;
+    Failure::of(error)
 }
 
 /// How long a handler may take new work before Lambda's `deadline`: all but a fifth of the
@@ -134,10 +156,16 @@ where
     for (run_id, result) in results {
         let Err(error) = result else { continue };
         if !is_repeat(error) {
-            let alert = Alert::new(stage, Some(run_id.to_string()), error.kind(), error)
-                .with_quarantine(quarantine_folder(run_id, error))
-                .with_lambda_logs();
-            alert::send_logged(alerts, &alert).await;
+            let folder = quarantine_folder(run_id, error);
+            send_alert(
+                alerts,
+                stage,
+                Some(run_id.to_string()),
+                error.kind(),
+                error,
+                folder,
+            )
+            .await;
         }
         failures.push(Failure::of(error));
     }

@@ -105,12 +105,10 @@ impl Moto {
 
     /// Creates a bucket.
     pub async fn create_bucket(&self, sdk: &aws_config::SdkConfig, bucket: &str) {
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(true)
-                .build(),
-        );
-        s3.create_bucket()
+        // The store's own client: path-style addressing, as every S3 call of the tests uses.
+        etl_shared::store::S3Store::new(sdk, bucket, "")
+            .client()
+            .create_bucket()
             .bucket(bucket)
             .send()
             .await
