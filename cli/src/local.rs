@@ -12,7 +12,7 @@ use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
 use etl_shared::event::S3Event;
 use etl_shared::layout::{RunId, manifest_key};
 use etl_shared::secrets;
-use etl_shared::store::{self, LocalStore, ObjectStore};
+use etl_shared::store::{self, ObjectStore};
 use extract::{ExtractOptions, ExtractOutcome};
 use load::{LoadError, LoadOutcome};
 use tokio_postgres::Client;
@@ -82,10 +82,8 @@ pub fn open_store(
     default: &str,
     sdk: Option<&aws_config::SdkConfig>,
 ) -> anyhow::Result<Box<dyn ObjectStore>> {
-    match location {
-        None => Ok(Box::new(LocalStore::new(default)?)),
-        Some(location) => Ok(store::open(location, sdk)?),
-    }
+    let default = StoreLocation::Local(default.into());
+    Ok(store::open(location.unwrap_or(&default), sdk)?)
 }
 
 /// The URL of a database given by URL, for commands that create databases of their own

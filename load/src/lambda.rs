@@ -14,7 +14,7 @@ use etl_shared::lambda::{
 };
 use etl_shared::manifest::Stage;
 use etl_shared::store::ObjectStore;
-use etl_shared::{quarantine, secrets};
+use etl_shared::secrets;
 use serde_json::{Value, json};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::Client;
@@ -110,15 +110,11 @@ impl Handler {
         )
         .await;
         report_runs(
-            "load",
+            Stage::Load,
             &results,
             self.alerts.as_ref(),
-            |run, error| {
-                error
-                    .quarantines_input()
-                    .then(|| quarantine::prefix(run, Stage::Load))
-            },
-            |error| matches!(error, LoadError::Quarantined { .. }),
+            self.processed.as_ref(),
+            LoadError::quarantines_input,
         )
         .await?;
         let (mut loaded, mut already) = (Vec::new(), Vec::new());

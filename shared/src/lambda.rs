@@ -12,6 +12,8 @@ use crate::config::StoreLocation;
 use crate::error::ConfigError;
 use crate::error::{Classify, ErrorKind};
 use crate::layout::RunId;
+use crate::manifest::Stage;
+use crate::quarantine;
 use crate::store::{self, ObjectStore};
 
 /// The process's AWS configuration from the standard chain (environment, the Lambda role);
@@ -139,35 +141,56 @@ pub fn stop_taking_work_at(deadline: SystemTime) -> tokio::time::Instant {
     tokio::time::Instant::now() + work_budget(deadline, SystemTime::now())
 }
 
-/// Alerts every failed run of a stage's results (each once: a run that `is_repeat` says was
-/// already quarantined by an earlier delivery is not alerted again) and folds them into the
-/// invocation's result: retryable if any failure is, so Lambda retries the event.
+/// Alerts every failed run of a stage's results and folds them into the invocation's result:
+/// retryable if any failure is, so Lambda retries the event.
+///
+/// A run that `quarantined` says has (or was meant to have) a quarantine record in `records` is
+/// alerted once across redeliveries: the alert is published unless the record says it already
+/// was, then recorded (see [`crate::quarantine`] for the at-least-once window). Other failures
+/// are alerted at each attempt.
 pub async fn report_runs<T, E>(
-    stage: &str,
+    stage: Stage,
     results: &[(RunId, Result<T, E>)],
     alerts: &dyn AlertSink,
-    quarantine_folder: impl Fn(&RunId, &E) -> Option<String>,
-    is_repeat: impl Fn(&E) -> bool,
+    records: &dyn ObjectStore,
+    quarantined: impl Fn(&E) -> bool,
 ) -> Result<(), Failure>
 where
     E: Classify + std::error::Error + 'static,
 {
+    let name = stage.to_string();
     let mut failures = Vec::new();
     for (run_id, result) in results {
         let Err(error) = result else { continue };
-        if !is_repeat(error) {
-            let folder = quarantine_folder(run_id, error);
-            send_alert(
-                alerts,
-                stage,
-                Some(run_id.to_string()),
-                error.kind(),
-                error,
-                folder,
-            )
-            .await;
-        }
         failures.push(Failure::of(error));
+        if !quarantined(error) {
+            send_alert(alerts, &name, Some(run_id.to_string()), error.kind(), error, None).await;
+            continue;
+        }
+        // Unknown (the store failing) counts as not yet alerted: a duplicate beats silence.
+        if quarantine::was_alerted(records, run_id, stage)
+            .await
+            .unwrap_or(false)
+        {
+            tracing::info!(%run_id, %stage, "quarantined run already alerted");
+            continue;
+        }
+        let folder = quarantine::prefix(run_id, stage);
+        fail::fail_point!("alert::before_publish");
+        send_alert(
+            alerts,
+            &name,
+            Some(run_id.to_string()),
+            error.kind(),
+            error,
+            Some(folder),
+        )
+        .await;
+        fail::fail_point!("alert::after_publish");
+        if let Err(e) = quarantine::mark_alerted(records, run_id, stage).await {
+            tracing::warn!(%run_id, error = %e, "could not record the alert; a redelivery alerts again");
+        }
+        fail::fail_point!("alert::after_record");
     }
     if failures.is_empty() {
         return Ok(());

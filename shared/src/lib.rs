@@ -15,6 +15,7 @@ pub mod lambda;
 pub mod layout;
 pub mod manifest;
 pub mod quarantine;
+pub mod retry;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

@@ -83,6 +83,17 @@ impl Cloud {
         env
     }
 
+    /// The configuration the functions read from [`Cloud::env`], alerting to `alert_topic`.
+    pub fn config(&self, alert_topic: Option<String>) -> etl_shared::Config {
+        let env = self.env();
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        etl_shared::Config {
+            alert_topic_arn: alert_topic,
+            ..etl_shared::Config::from_lookup(lookup)
+                .unwrap_or_else(|e| panic!("the test environment is a valid configuration: {e}"))
+        }
+    }
+
     /// Rows in all source tables.
     pub async fn source_rows(&self) -> u64 {
         let client = self.source.connect().await;
@@ -118,6 +129,16 @@ impl Cloud {
                 .await
                 .unwrap_or_else(|e| panic!("transform {run}: {e}"));
         }
+    }
+}
+
+/// The log group and stream alerts point at, as Lambda sets them.
+pub fn lambda_log_env() {
+    // SAFETY: set before any thread of the calling test reads them; every test sets the same
+    // values.
+    unsafe {
+        std::env::set_var("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/etl-test");
+        std::env::set_var("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]test");
     }
 }
 

@@ -3,6 +3,8 @@
 //!
 //! Every crate's integration tests use these rather than mocks of our own boundaries.
 
+pub mod alerts;
+pub mod craft;
 pub mod lambdas;
 pub mod moto;
 pub mod postgres;

@@ -11,10 +11,9 @@ use etl_shared::event::S3Event;
 use etl_shared::lambda::{Failure, cold_start_failed, prefix_of, report_runs, required_store};
 use etl_shared::manifest::Stage;
 use etl_shared::store::ObjectStore;
-use etl_shared::{Classify, ErrorKind, quarantine};
+use etl_shared::{Classify, ErrorKind};
 use serde_json::{Value, json};
 
-use crate::error::TransformError;
 use crate::run::handle_event;
 
 pub struct Handler {
@@ -55,14 +54,11 @@ impl Handler {
         )
         .await;
         report_runs(
-            "transform",
+            Stage::Transform,
             &results,
             self.alerts.as_ref(),
-            |run, error| {
-                (error.kind() == ErrorKind::Permanent)
-                    .then(|| quarantine::prefix(run, Stage::Transform))
-            },
-            |error| matches!(error, TransformError::Quarantined { .. }),
+            self.processed.as_ref(),
+            |error| error.kind() == ErrorKind::Permanent,
         )
         .await?;
         Ok(json!({

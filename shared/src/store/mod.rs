@@ -6,6 +6,7 @@
 //! compare-and-swap on the version last read (two extracts can never both advance it).
 
 pub mod local;
+pub mod retrying;
 pub mod s3;
 
 use async_trait::async_trait;
@@ -13,8 +14,10 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use crate::error::{Classify, ErrorKind};
+use crate::retry::Backoff;
 
 pub use local::LocalStore;
+pub use retrying::Retrying;
 pub use s3::S3Store;
 
 use crate::config::StoreLocation;
@@ -122,16 +125,23 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The store at `location`. `sdk` is the process's AWS configuration, needed only for S3
-/// locations (the local tool loads it only when one is configured).
+/// The store at `location`, its transient failures retried ([`Retrying`]). `sdk` is the
+/// process's AWS configuration, needed only for S3 locations (the local tool loads it only when
+/// one is configured).
 pub fn open(
     location: &StoreLocation,
     sdk: Option<&aws_config::SdkConfig>,
 ) -> Result<Box<dyn ObjectStore>, StoreError> {
     match location {
-        StoreLocation::Local(path) => Ok(Box::new(LocalStore::new(path.clone())?)),
+        StoreLocation::Local(path) => Ok(Box::new(Retrying::new(
+            LocalStore::new(path.clone())?,
+            Backoff::OBJECT_STORE,
+        ))),
         StoreLocation::S3 { bucket, prefix } => match sdk {
-            Some(sdk) => Ok(Box::new(S3Store::new(sdk, bucket, prefix))),
+            Some(sdk) => Ok(Box::new(Retrying::new(
+                S3Store::new(sdk, bucket, prefix),
+                Backoff::OBJECT_STORE,
+            ))),
             None => Err(StoreError::Remote {
                 key: String::new(),
                 message: format!("s3://{bucket}: no AWS configuration was loaded for S3"),

@@ -33,7 +33,10 @@ impl S3Store {
     /// A store on `bucket` under `prefix`, with a client built from `sdk` (built once per process:
     /// the client pools connections).
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, prefix: &str) -> S3Store {
-        let mut config = aws_sdk_s3::config::Builder::from(sdk);
+        // Retries are [`super::Retrying`]'s, one policy for every backend; the SDK's own would
+        // multiply with them.
+        let mut config = aws_sdk_s3::config::Builder::from(sdk)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
         if sdk.endpoint_url().is_some() {
             config = config.force_path_style(true);
         }

@@ -3,7 +3,7 @@
 //! The stages run through the same handlers the Lambda binaries call, fed the S3 event JSON
 //! that S3 itself produced.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_sqs::Client as Sqs;
 use etl_cli::schedule::{self, ScheduleError};
@@ -11,35 +11,11 @@ use etl_shared::config::{Config, DatabaseLocator, StoreLocation};
 use etl_shared::event::S3Event;
 use etl_shared::layout::RunId;
 use etl_shared::store::ObjectStore;
-use etl_tests::lambdas::{Cloud, PREFIX, fixture, manifests};
+use etl_tests::alerts::{AlertTopic, queue, receive};
+use etl_tests::lambdas::{Cloud, PREFIX, fixture, lambda_log_env, manifests};
 use serde_json::Value;
 
 use crate::reconcile::assert_warehouse_reconciles;
-
-/// A queue and its ARN.
-async fn queue(sqs: &Sqs, name: &str) -> (String, String) {
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .cloned()
-        .unwrap();
-    (url, arn)
-}
 
 /// Sends `bucket`'s object-created notifications under `<PREFIX>/manifests/` to a new queue,
 /// as Terraform configures them for the Lambdas.
@@ -84,46 +60,6 @@ async fn notify_manifests(cloud: &Cloud, sqs: &Sqs, bucket: &str) -> String {
     url
 }
 
-/// Message bodies from `queue`, until `done` says enough arrived (long polls, bounded).
-async fn receive(sqs: &Sqs, queue: &str, mut done: impl FnMut(&[String]) -> bool) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut bodies = Vec::new();
-    while !done(&bodies) {
-        assert!(
-            Instant::now() < deadline,
-            "queue {queue} did not deliver enough messages: {bodies:?}"
-        );
-        let out = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for message in out.messages() {
-            bodies.push(message.body().unwrap_or_default().to_owned());
-            sqs.delete_message()
-                .queue_url(queue)
-                .receipt_handle(message.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    bodies
-}
-
-/// Everything left in `queue` now (a final long poll that comes back empty ends it).
-async fn drain(sqs: &Sqs, queue: &str) -> Vec<String> {
-    let mut empty_polls = 0;
-    receive(sqs, queue, |_| {
-        empty_polls += 1;
-        empty_polls > 2
-    })
-    .await
-}
-
 /// The runs announced by a batch of S3 notification message bodies.
 fn announced(bodies: &[String]) -> Vec<RunId> {
     let mut runs: Vec<RunId> = bodies
@@ -139,27 +75,13 @@ fn announced(bodies: &[String]) -> Vec<RunId> {
     runs
 }
 
-fn config(cloud: &Cloud, alert_topic: Option<String>) -> Config {
-    let lookup = |name: &str| {
-        cloud
-            .env()
-            .into_iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-    };
-    Config {
-        alert_topic_arn: alert_topic,
-        ..Config::from_lookup(lookup).unwrap()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_notifications_drive_transform_and_load_to_a_reconciled_warehouse() {
     let cloud = Cloud::new("cloud_e2e").await;
     let sqs = Sqs::new(&cloud.sdk);
     let landing_queue = notify_manifests(&cloud, &sqs, "landing").await;
     let processed_queue = notify_manifests(&cloud, &sqs, "processed").await;
-    let config = config(&cloud, None);
+    let config = cloud.config(None);
     assert!(matches!(config.landing, Some(StoreLocation::S3 { .. })));
 
     let extract = extract::lambda::Handler::new(config.clone(), &cloud.sdk)
@@ -202,50 +124,12 @@ async fn s3_notifications_drive_transform_and_load_to_a_reconciled_warehouse() {
     .await;
 }
 
-/// An SNS topic with an SQS subscription to read alerts back.
-async fn alert_topic(cloud: &Cloud, sqs: &Sqs) -> (String, String) {
-    let sns = aws_sdk_sns::Client::new(&cloud.sdk);
-    let topic = sns
-        .create_topic()
-        .name("etl-alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_owned();
-    let (queue_url, queue_arn) = queue(sqs, "etl-alerts").await;
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
-    (topic, queue_url)
-}
-
-/// (subject, message) of the SNS notifications in `bodies`.
-fn alerts(bodies: &[String]) -> Vec<(String, String)> {
-    bodies
-        .iter()
-        .map(|b| {
-            let v: Value = serde_json::from_str(b).unwrap();
-            (
-                v["Subject"].as_str().unwrap_or_default().to_owned(),
-                v["Message"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn each_failing_stage_publishes_exactly_one_alert() {
     let cloud = Cloud::new("cloud_alerts").await;
-    let sqs = Sqs::new(&cloud.sdk);
-    let (topic, alert_queue) = alert_topic(&cloud, &sqs).await;
-    let good = config(&cloud, Some(topic));
-    unsafe_lambda_env();
+    let topic = AlertTopic::create(&cloud.sdk, "etl-alerts").await;
+    let good = cloud.config(Some(topic.arn.clone()));
+    lambda_log_env();
 
     // Extract: the source database does not exist (retryable: it may be created).
     let missing_db = Config {
@@ -294,7 +178,7 @@ async fn each_failing_stage_publishes_exactly_one_alert() {
     let failure = load.handle(event).await.unwrap_err();
     assert_eq!(failure.error_type(), "Permanent", "{failure}");
 
-    let mut got = alerts(&drain(&sqs, &alert_queue).await);
+    let mut got = topic.published().await;
     got.sort();
     assert_eq!(got.len(), 3, "one alert per failure: {got:#?}");
     let (extract_subject, extract_body) = &got[0];
@@ -330,15 +214,6 @@ async fn each_failing_stage_publishes_exactly_one_alert() {
     );
     for (subject, _) in &got {
         assert!(subject.len() < 100, "{subject}");
-    }
-}
-
-/// The log group and stream alerts point at, as Lambda sets them.
-fn unsafe_lambda_env() {
-    // SAFETY: set before any thread of this test reads them; every test sets the same values.
-    unsafe {
-        std::env::set_var("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/etl-test");
-        std::env::set_var("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]test");
     }
 }
 
@@ -450,7 +325,7 @@ async fn database_credentials_come_from_secrets_manager() {
     let arn = secret(rds("disable", "s3cr3t-pa55")).await;
     let config = Config {
         source: Some(DatabaseLocator::SecretArn(arn)),
-        ..config(&cloud, None)
+        ..cloud.config(None)
     };
     let handler = extract::lambda::Handler::new(config, &cloud.sdk)
         .await

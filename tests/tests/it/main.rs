@@ -4,6 +4,7 @@
 mod cloud;
 mod extract_stage;
 mod harness;
+mod hostile;
 mod load_stage;
 mod pipeline;
 mod reconcile;

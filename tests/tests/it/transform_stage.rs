@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use etl_shared::layout::{RunId, landing_part_key, manifest_key};
-use etl_shared::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage, TableFiles, Window};
+use etl_shared::layout::{RunId, manifest_key};
+use etl_shared::manifest::{Manifest, Stage};
 use etl_shared::quarantine;
 use etl_shared::store::LocalStore;
 use etl_shared::warehouse::WAREHOUSE_TABLES;
-use etl_shared::{ObjectStore, RunId as _RunId};
+use etl_shared::ObjectStore;
+use etl_tests::craft::{design_line, landing_run, payment_line};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use transform::{TransformError, transform_run};
 
@@ -241,53 +242,6 @@ async fn an_unknown_currency_fails_naming_the_currency_id() {
             .unwrap()
             .is_some()
     );
-}
-
-/// Writes a landing run of one table by hand: `lines` as one part, with a manifest whose
-/// checksums match unless the caller alters things afterwards.
-async fn landing_run(store: &LocalStore, table: &str, lines: &[String]) -> (RunId, Manifest) {
-    let run_id = _RunId::new(chrono::Utc::now());
-    let key = landing_part_key(table, &run_id, 0);
-    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    store.put(&key, Bytes::from(body.clone())).await.unwrap();
-    let mut tables = BTreeMap::new();
-    tables.insert(
-        table.to_string(),
-        TableFiles {
-            rows: lines.len() as u64,
-            parts: vec![Part::describe(key, lines.len() as u64, body.as_bytes())],
-        },
-    );
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT,
-        run_id: run_id.clone(),
-        stage: Stage::Extract,
-        created_at: chrono::Utc::now(),
-        window: Window {
-            from: None,
-            to: chrono::Utc::now(),
-        },
-        tables,
-        extract: None,
-        source: None,
-    };
-    store
-        .put(&manifest_key(&run_id), manifest.to_json().into())
-        .await
-        .unwrap();
-    (run_id, manifest)
-}
-
-fn design_line(id: i32) -> String {
-    format!(
-        r#"{{"design_id":{id},"created_at":"2024-01-01T09:00:00.000000Z","design_name":"Steel","file_location":"/usr","file_name":"steel-20240101-abcd.json","last_updated":"2024-01-01T09:00:00.000000Z"}}"#
-    )
-}
-
-fn payment_line(id: i32, payment_date: &str, amount: &str) -> String {
-    format!(
-        r#"{{"payment_id":{id},"created_at":"2024-01-01T09:00:00.000000Z","last_updated":"2024-01-01T09:00:00.000000Z","transaction_id":{id},"counterparty_id":1,"payment_amount":"{amount}","currency_id":1,"payment_type_id":1,"paid":false,"payment_date":"{payment_date}","company_ac_number":12345678,"counterparty_ac_number":87654321}}"#
-    )
 }
 
 #[tokio::test]

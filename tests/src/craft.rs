@@ -1,0 +1,71 @@
+//! Hand-made pipeline inputs, for the tests of bad and hostile input: a landing run written
+//! the way extract writes one, which a test then spoils in one precise way.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use etl_shared::layout::{RunId, landing_part_key, manifest_key};
+use etl_shared::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage, TableFiles, Window};
+use etl_shared::store::ObjectStore;
+
+/// Writes a landing run of one table: `lines` as one part, with a manifest whose checksums
+/// match unless the caller alters things afterwards.
+pub async fn landing_run(
+    store: &dyn ObjectStore,
+    table: &str,
+    lines: &[String],
+) -> (RunId, Manifest) {
+    let run_id = RunId::new(chrono::Utc::now());
+    let key = landing_part_key(table, &run_id, 0);
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    store
+        .put(&key, Bytes::from(body.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("writing {key}: {e}"));
+    let mut tables = BTreeMap::new();
+    tables.insert(
+        table.to_string(),
+        TableFiles {
+            rows: lines.len() as u64,
+            parts: vec![Part::describe(key, lines.len() as u64, body.as_bytes())],
+        },
+    );
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        run_id: run_id.clone(),
+        stage: Stage::Extract,
+        created_at: chrono::Utc::now(),
+        window: Window {
+            from: None,
+            to: chrono::Utc::now(),
+        },
+        tables,
+        extract: None,
+        source: None,
+    };
+    put_manifest(store, &manifest).await;
+    (run_id, manifest)
+}
+
+/// (Re)writes `manifest` under its run's manifest key.
+pub async fn put_manifest(store: &dyn ObjectStore, manifest: &Manifest) {
+    let key = manifest_key(&manifest.run_id);
+    store
+        .put(&key, manifest.to_json().into())
+        .await
+        .unwrap_or_else(|e| panic!("writing {key}: {e}"));
+}
+
+/// A landing line of `design` with id `id`.
+pub fn design_line(id: i32) -> String {
+    format!(
+        r#"{{"design_id":{id},"created_at":"2024-01-01T09:00:00.000000Z","design_name":"Steel","file_location":"/usr","file_name":"steel-20240101-abcd.json","last_updated":"2024-01-01T09:00:00.000000Z"}}"#
+    )
+}
+
+/// A landing line of `payment` with id `id`.
+pub fn payment_line(id: i32, payment_date: &str, amount: &str) -> String {
+    format!(
+        r#"{{"payment_id":{id},"created_at":"2024-01-01T09:00:00.000000Z","last_updated":"2024-01-01T09:00:00.000000Z","transaction_id":{id},"counterparty_id":1,"payment_amount":"{amount}","currency_id":1,"payment_type_id":1,"paid":false,"payment_date":"{payment_date}","company_ac_number":12345678,"counterparty_ac_number":87654321}}"#
+    )
+}
