@@ -112,9 +112,13 @@ impl Cluster {
     /// Restarts the server (for outage tests); clients see their connections dropped.
     pub fn restart(&self) -> Result<(), ClusterError> {
         let mut restart = pg_command(&self.pg_ctl);
+        // With its log file, as at start: otherwise the new server inherits pg_ctl's output
+        // pipe and `output()` waits for it to exit.
         restart
-            .args(["restart", "-m", "fast", "-w", "-D"])
-            .arg(&self.data);
+            .args(["restart", "-m", "fast", "-w", "-t", "60", "-D"])
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.dir.join("postgres.log"));
         run(restart, "pg_ctl restart")
     }
 

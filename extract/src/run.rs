@@ -374,6 +374,7 @@ impl Cursor {
                 .query_portal(&self.portal, fetch_rows)
                 .await
                 .map_err(ExtractError::query(format!("reading {}", self.table.name)))?;
+            fail::fail_point!("extract::after_fetch");
             self.drained = rows.len() < fetch_rows as usize;
             self.buffer.extend(rows);
         }

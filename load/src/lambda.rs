@@ -13,8 +13,8 @@ use etl_shared::lambda::{
     Failure, alert_and_fail, cold_start_failed, prefix_of, report_runs, required_store,
 };
 use etl_shared::manifest::Stage;
-use etl_shared::store::ObjectStore;
 use etl_shared::secrets;
+use etl_shared::store::ObjectStore;
 use serde_json::{Value, json};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::Client;

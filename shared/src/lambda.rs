@@ -97,7 +97,7 @@ async fn send_alert(
     stage: &str,
     run_id: Option<String>,
     kind: ErrorKind,
-    error: &(dyn std::error::Error + 'static),
+    error: &(dyn std::error::Error + Send + Sync + 'static),
     quarantine: Option<String>,
 ) {
     let alert = Alert::new(stage, run_id, kind, error)
@@ -122,7 +122,7 @@ pub async fn alert_and_fail<E>(
     error: &E,
 ) -> Failure
 where
-    E: Classify + std::error::Error + 'static,
+    E: Classify + std::error::Error + Send + Sync + 'static,
 {
     send_alert(alerts, stage, run_id, error.kind(), error, None).await;
     Failure::of(error)
@@ -156,7 +156,7 @@ pub async fn report_runs<T, E>(
     quarantined: impl Fn(&E) -> bool,
 ) -> Result<(), Failure>
 where
-    E: Classify + std::error::Error + 'static,
+    E: Classify + std::error::Error + Send + Sync + 'static,
 {
     let name = stage.to_string();
     let mut failures = Vec::new();
@@ -164,7 +164,15 @@ where
         let Err(error) = result else { continue };
         failures.push(Failure::of(error));
         if !quarantined(error) {
-            send_alert(alerts, &name, Some(run_id.to_string()), error.kind(), error, None).await;
+            send_alert(
+                alerts,
+                &name,
+                Some(run_id.to_string()),
+                error.kind(),
+                error,
+                None,
+            )
+            .await;
             continue;
         }
         // Unknown (the store failing) counts as not yet alerted: a duplicate beats silence.

@@ -86,7 +86,10 @@ pub async fn mark_alerted(
     stage: Stage,
 ) -> Result<(), StoreError> {
     store
-        .put(&alerted_key(run_id, stage), Bytes::from_static(b"alerted\n"))
+        .put(
+            &alerted_key(run_id, stage),
+            Bytes::from_static(b"alerted\n"),
+        )
         .await
         .map(|_| ())
 }

@@ -202,13 +202,39 @@ extern "C" fn stop_cluster_at_exit() {
     }
 }
 
-/// Restarts the throwaway cluster (for outage tests). Panics on a server the harness does not own.
-pub fn restart_server() {
-    CLUSTER
-        .get()
-        .expect("restart_server needs the harness's own throwaway cluster")
-        .restart()
-        .unwrap_or_else(|e| panic!("{e}"));
+/// A database outage as its clients see it, for the outage tests: every connection to
+/// `databases` is cut mid-statement. On the harness's own cluster the server really restarts
+/// (`pg_ctl restart -m fast`, so new connections are refused until it is back); on a given
+/// server, whose other users must not notice, the connections are terminated instead.
+///
+/// Blocking: it is called from fail-point callbacks, which are synchronous.
+pub fn outage(databases: &[&str]) {
+    if let Some(cluster) = CLUSTER.get() {
+        cluster
+            .restart()
+            .unwrap_or_else(|e| panic!("restarting the test cluster: {e}"));
+        return;
+    }
+    let databases: Vec<String> = databases.iter().map(|d| d.to_string()).collect();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("a runtime for the outage: {e}"));
+        runtime.block_on(async {
+            admin_client(server())
+                .await
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = ANY($1) AND pid <> pg_backend_pid()",
+                    &[&databases],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("terminating the connections to {databases:?}: {e}"));
+        });
+    })
+    .join()
+    .unwrap_or_else(|_| panic!("the outage thread panicked"));
 }
 
 /// A login role for one test (e.g. one without `pg_read_all_stats`), dropped with everything it

@@ -27,6 +27,11 @@ impl<S> Retrying<S> {
     pub fn new(inner: S, backoff: Backoff) -> Retrying<S> {
         Retrying { inner, backoff }
     }
+
+    /// The store that is retried.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
 }
 
 #[async_trait]

@@ -13,6 +13,9 @@ mod reconcile;
 #[allow(dead_code)]
 mod support;
 
+mod outages;
+mod quarantine;
+
 use std::time::Duration;
 
 use etl_cli::simulate::{SimulateOptions, simulate};
@@ -60,7 +63,7 @@ async fn crash_at(point: &'static str) {
 
 /// The warehouse equals the OLTP; every landing run was transformed and every processed run is
 /// in the ledger; the watermark covers every landed window.
-async fn assert_consistent(p: &Pipeline) {
+pub(crate) async fn assert_consistent(p: &Pipeline) {
     let warehouse = p.warehouse.connect().await;
     assert_warehouse_reconciles(&p.source.connect().await, &warehouse).await;
     assert!(

@@ -187,8 +187,7 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
         fragment: key,
     });
 
-    let (run, key) =
-        spoiled_processed_run(processed, &history[0], "dim_currency", |_| None).await;
+    let (run, key) = spoiled_processed_run(processed, &history[0], "dim_currency", |_| None).await;
     cases.push(Case {
         what: "a processed manifest naming a missing object",
         stage: Stage::Load,
@@ -214,7 +213,12 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
                 _ => load.handle(event("processed", &case.run)).await,
             }
             .expect_err(case.what);
-            assert_eq!(failure.error_type(), "Permanent", "{}: {failure}", case.what);
+            assert_eq!(
+                failure.error_type(),
+                "Permanent",
+                "{}: {failure}",
+                case.what
+            );
             if delivery == 1 {
                 assert!(
                     failure.message.contains(&case.fragment),
@@ -230,7 +234,10 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
             .unwrap_or_else(|| panic!("{}: no quarantine record", case.what));
         assert!(record.contains(&case.fragment), "{}: {record}", case.what);
         let copied = processed
-            .list(&format!("{}input/", quarantine::prefix(&case.run, case.stage)))
+            .list(&format!(
+                "{}input/",
+                quarantine::prefix(&case.run, case.stage)
+            ))
             .await
             .unwrap();
         assert!(
@@ -244,7 +251,11 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
         );
         if case.stage == Stage::Transform {
             assert!(
-                processed.get(&manifest_key(&case.run)).await.unwrap().is_none(),
+                processed
+                    .get(&manifest_key(&case.run))
+                    .await
+                    .unwrap()
+                    .is_none(),
                 "{}: no processed output",
                 case.what
             );
@@ -261,7 +272,10 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
             .collect();
         assert_eq!(alerts.len(), 1, "{}: one alert, got {alerts:#?}", case.what);
         let (subject, body) = alerts[0];
-        assert!(subject.contains(&format!("{} failed", case.stage)), "{subject}");
+        assert!(
+            subject.contains(&format!("{} failed", case.stage)),
+            "{subject}"
+        );
         assert!(body.contains(&case.fragment), "{}: {body}", case.what);
         assert!(
             body.contains(&quarantine::prefix(&case.run, case.stage)),
@@ -290,5 +304,8 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
         load.handle(event("processed", run)).await.unwrap();
     }
     assert_warehouse_reconciles(&cloud.source.connect().await, &warehouse).await;
-    assert!(topic.published().await.is_empty(), "good runs alert nothing");
+    assert!(
+        topic.published().await.is_empty(),
+        "good runs alert nothing"
+    );
 }

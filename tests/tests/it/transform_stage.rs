@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use etl_shared::ObjectStore;
 use etl_shared::layout::{RunId, manifest_key};
 use etl_shared::manifest::{Manifest, Stage};
 use etl_shared::quarantine;
 use etl_shared::store::LocalStore;
 use etl_shared::warehouse::WAREHOUSE_TABLES;
-use etl_shared::ObjectStore;
 use etl_tests::craft::{design_line, landing_run, payment_line};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use transform::{TransformError, transform_run};

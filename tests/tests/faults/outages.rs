@@ -1,0 +1,354 @@
+//! Outages: the database restarting in the middle of extract and of load, and the object store
+//! failing (injected). A stage that loses its database fails with a retryable error and leaves
+//! nothing partial visible; the next run completes it. Transient store errors are retried in
+//! place with bounded backoff; a store that stays down fails the run after the bounded number
+//! of tries, again with nothing partial visible.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_shared::layout::MANIFESTS_PREFIX;
+use etl_shared::retry::Backoff;
+use etl_shared::store::{LocalStore, Object, PutOutcome, Retrying, Version};
+use etl_shared::warehouse::WAREHOUSE_TABLES;
+use etl_shared::{Classify, ErrorKind, ObjectStore, StoreError, watermark};
+use etl_tests::postgres::{connect, outage};
+
+use crate::assert_consistent;
+use crate::support::{Pipeline, extract_options, spec};
+
+/// A seeded pipeline with its history loaded and live activity since.
+async fn pipeline_with_changes(label: &str) -> Pipeline {
+    let p = Pipeline::new(label, spec(300, 52)).await;
+    p.run().await;
+    let options = SimulateOptions {
+        operations: Some(60),
+        settle_rate: 0.3,
+        order_edit_rate: 0.2,
+        dimension_edit_rate: 0.2,
+        seed: 6,
+        ..SimulateOptions::default()
+    };
+    simulate(&p.source.url, Duration::from_secs(5), &options)
+        .await
+        .unwrap();
+    p
+}
+
+/// Cuts the pipeline's database connections (a restart on the harness's own cluster) the first
+/// time `point` is reached.
+fn outage_at(point: &str, p: &Pipeline) -> Arc<AtomicBool> {
+    let happened = Arc::new(AtomicBool::new(false));
+    let flag = happened.clone();
+    let databases = [p.source.name.clone(), p.warehouse.name.clone()];
+    fail::cfg_callback(point, move || {
+        if !flag.swap(true, Ordering::SeqCst) {
+            outage(&[&databases[0], &databases[1]]);
+        }
+    })
+    .unwrap();
+    happened
+}
+
+/// Row counts of every warehouse table and the ledger.
+async fn warehouse_counts(url: &str) -> BTreeMap<String, i64> {
+    let client = connect(url).await;
+    let mut counts = BTreeMap::new();
+    for table in WAREHOUSE_TABLES
+        .iter()
+        .map(|t| t.name)
+        .chain(["etl_load_ledger"])
+    {
+        let n: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        counts.insert(table.to_owned(), n);
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_source_restarting_during_extract() {
+    let scenario = fail::FailScenario::setup();
+    let p = pipeline_with_changes("f_src_outage").await;
+    let manifests = p.landing.list(MANIFESTS_PREFIX).await.unwrap();
+    let mark = watermark::load(&p.landing).await.unwrap().watermark;
+
+    // Small fetches, so that the restart comes between two fetches of the snapshot.
+    let options = extract::ExtractOptions {
+        fetch_rows: 5,
+        ..extract_options()
+    };
+    let happened = outage_at("extract::after_fetch", &p);
+    let mut client = connect(&p.source.url).await;
+    let result = extract::extract(&mut client, &p.landing, &options).await;
+    fail::remove("extract::after_fetch");
+    assert!(happened.load(Ordering::SeqCst), "the outage never happened");
+    let error = result.expect_err("extract cannot finish without its database");
+    assert_eq!(error.kind(), ErrorKind::Retryable, "{error}");
+    assert_eq!(
+        p.landing.list(MANIFESTS_PREFIX).await.unwrap(),
+        manifests,
+        "no manifest of the interrupted run"
+    );
+    assert_eq!(
+        watermark::load(&p.landing).await.unwrap().watermark,
+        mark,
+        "the watermark did not move"
+    );
+
+    p.run().await;
+    assert_consistent(&p).await;
+    scenario.teardown();
+    eprintln!(
+        "outage: source database restarted between two fetches of extract: failed retryable \
+         ({error}), no manifest, watermark unchanged, the next run reconciles"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_warehouse_restarting_during_load() {
+    let scenario = fail::FailScenario::setup();
+    let p = pipeline_with_changes("f_wh_outage").await;
+    p.extract().await;
+    p.transform().await;
+    let before = warehouse_counts(&p.warehouse.url).await;
+
+    let mut client = connect(&p.warehouse.url).await;
+    let runs = load::pending_loads(&client, &p.processed).await.unwrap();
+    assert!(!runs.is_empty(), "runs to load");
+    let happened = outage_at("load::between_staging_and_merge", &p);
+    let result = load::load_run(&mut client, &p.processed, &runs[0]).await;
+    fail::remove("load::between_staging_and_merge");
+    assert!(happened.load(Ordering::SeqCst), "the outage never happened");
+    let error = result.expect_err("load cannot merge without its database");
+    assert_eq!(error.kind(), ErrorKind::Retryable, "{error}");
+    assert!(!error.quarantines_input(), "{error}");
+
+    assert_eq!(
+        warehouse_counts(&p.warehouse.url).await,
+        before,
+        "nothing of the interrupted load is visible"
+    );
+    p.load().await;
+    assert_consistent(&p).await;
+    scenario.teardown();
+    eprintln!(
+        "outage: warehouse restarted between staging and merge: failed retryable ({error}), \
+         nothing visible, the retry reconciles"
+    );
+}
+
+/// How the injected store fails.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Every `n`th request fails, never twice in a row for the same request.
+    EveryNth(u64),
+    /// Everything after the first `n` requests fails.
+    DownAfter(u64),
+}
+
+/// A real store with injected failures in front of it: a failed request never reaches it (a
+/// throttled or refused request), and says it is retryable, as S3's 503 `SlowDown` does.
+struct Flaky {
+    inner: LocalStore,
+    fault: Fault,
+    requests: AtomicU64,
+    /// Injected failures per request (operation and key).
+    failures: Mutex<HashMap<String, u32>>,
+    /// Requests whose last attempt failed.
+    failing: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Flaky {
+    fn new(inner: LocalStore, fault: Fault) -> Flaky {
+        Flaky {
+            inner,
+            fault,
+            requests: AtomicU64::new(0),
+            failures: Mutex::default(),
+            failing: Mutex::default(),
+        }
+    }
+
+    fn gate(&self, op: &str, key: &str) -> Result<(), StoreError> {
+        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let request = format!("{op} {key}");
+        let mut failing = self.failing.lock().unwrap();
+        let fail = match self.fault {
+            Fault::EveryNth(every) => n.is_multiple_of(every) && !failing.contains(&request),
+            Fault::DownAfter(after) => n > after,
+        };
+        if !fail {
+            failing.remove(&request);
+            return Ok(());
+        }
+        failing.insert(request.clone());
+        *self.failures.lock().unwrap().entry(request).or_default() += 1;
+        Err(StoreError::Remote {
+            key: key.to_owned(),
+            message: "injected: 503 SlowDown".into(),
+            retryable: true,
+        })
+    }
+
+    fn injected(&self) -> u32 {
+        self.failures.lock().unwrap().values().sum()
+    }
+
+    /// The most times one request failed.
+    fn most_failures_of_one_request(&self) -> u32 {
+        self.failures
+            .lock()
+            .unwrap()
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Flaky {
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<Version, StoreError> {
+        self.gate("put", key)?;
+        self.inner.put(key, bytes).await
+    }
+    async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<PutOutcome, StoreError> {
+        self.gate("put_if_absent", key)?;
+        self.inner.put_if_absent(key, bytes).await
+    }
+    async fn put_if_match(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        expected: &Version,
+    ) -> Result<PutOutcome, StoreError> {
+        self.gate("put_if_match", key)?;
+        self.inner.put_if_match(key, bytes, expected).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        self.gate("get", key)?;
+        self.inner.get(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.gate("list", prefix)?;
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.gate("delete", key)?;
+        self.inner.delete(key).await
+    }
+    fn describe(&self) -> String {
+        format!("flaky {}", self.inner.describe())
+    }
+}
+
+/// The production backoff's shape, with waits short enough for hundreds of injected faults.
+const FAST: Backoff = Backoff {
+    attempts: Backoff::OBJECT_STORE.attempts,
+    first_delay: Duration::from_millis(1),
+    max_delay: Duration::from_millis(10),
+};
+
+/// One pipeline cycle over the given stores (wrapping the pipeline's own).
+async fn cycle(
+    p: &Pipeline,
+    landing: &dyn ObjectStore,
+    processed: &dyn ObjectStore,
+) -> Result<(), String> {
+    let mut source = connect(&p.source.url).await;
+    extract::extract(&mut source, landing, &extract_options())
+        .await
+        .map_err(|e| format!("extract: {e}"))?;
+    for run in transform::pending_runs(landing, processed)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        transform::transform_run(&run, landing, processed)
+            .await
+            .map_err(|e| format!("transform: {e}"))?;
+    }
+    let mut warehouse = connect(&p.warehouse.url).await;
+    load::migrate(&mut warehouse)
+        .await
+        .map_err(|e| e.to_string())?;
+    for run in load::pending_loads(&warehouse, processed)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        load::load_run(&mut warehouse, processed, &run)
+            .await
+            .map_err(|e| format!("load: {e}"))?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_object_store_errors_are_retried_in_place() {
+    let scenario = fail::FailScenario::setup();
+    let p = Pipeline::new("f_store_flaky", spec(300, 53)).await;
+    let landing = Retrying::new(Flaky::new(p.landing.clone(), Fault::EveryNth(3)), FAST);
+    let processed = Retrying::new(Flaky::new(p.processed.clone(), Fault::EveryNth(3)), FAST);
+    cycle(&p, &landing, &processed).await.unwrap();
+    let options = SimulateOptions {
+        operations: Some(60),
+        seed: 8,
+        ..SimulateOptions::default()
+    };
+    simulate(&p.source.url, Duration::from_secs(5), &options)
+        .await
+        .unwrap();
+    cycle(&p, &landing, &processed).await.unwrap();
+    assert_consistent(&p).await;
+    let injected = landing.inner().injected() + processed.inner().injected();
+    assert!(injected > 20, "faults were injected: {injected}");
+    scenario.teardown();
+    eprintln!(
+        "outage: {injected} injected object store errors (every third request) retried in \
+         place, the warehouse reconciles"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_store_outage_fails_the_run_after_bounded_retries_and_shows_nothing() {
+    let scenario = fail::FailScenario::setup();
+    let p = pipeline_with_changes("f_store_down").await;
+    let manifests = p.landing.list(MANIFESTS_PREFIX).await.unwrap();
+    let mark = watermark::load(&p.landing).await.unwrap().watermark;
+
+    // The store goes down after the watermark read and the first part.
+    let landing = Retrying::new(Flaky::new(p.landing.clone(), Fault::DownAfter(2)), FAST);
+    let mut source = connect(&p.source.url).await;
+    let error = extract::extract(&mut source, &landing, &extract_options())
+        .await
+        .expect_err("extract cannot land a run without its store");
+    assert_eq!(error.kind(), ErrorKind::Retryable, "{error}");
+    assert!(
+        error.to_string().contains("injected: 503 SlowDown"),
+        "{error}"
+    );
+    assert_eq!(
+        landing.inner().most_failures_of_one_request(),
+        FAST.attempts,
+        "each request is tried exactly the bounded number of times"
+    );
+    assert_eq!(p.landing.list(MANIFESTS_PREFIX).await.unwrap(), manifests);
+    assert_eq!(watermark::load(&p.landing).await.unwrap().watermark, mark);
+
+    p.run().await;
+    assert_consistent(&p).await;
+    scenario.teardown();
+    eprintln!(
+        "outage: object store down mid-extract: {} tries per request, then failed retryable \
+         ({error}); nothing visible, the next run reconciles",
+        FAST.attempts
+    );
+}
