@@ -163,27 +163,17 @@ where
     for (run_id, result) in results {
         let Err(error) = result else { continue };
         failures.push(Failure::of(error));
-        if !quarantined(error) {
-            send_alert(
-                alerts,
-                &name,
-                Some(run_id.to_string()),
-                error.kind(),
-                error,
-                None,
-            )
-            .await;
-            continue;
-        }
+        let is_quarantined = quarantined(error);
         // Unknown (the store failing) counts as not yet alerted: a duplicate beats silence.
-        if quarantine::was_alerted(records, run_id, stage)
-            .await
-            .unwrap_or(false)
+        if is_quarantined
+            && quarantine::was_alerted(records, run_id, stage)
+                .await
+                .unwrap_or(false)
         {
             tracing::info!(%run_id, %stage, "quarantined run already alerted");
             continue;
         }
-        let folder = quarantine::prefix(run_id, stage);
+        let folder = is_quarantined.then(|| quarantine::prefix(run_id, stage));
         fail::fail_point!("alert::before_publish");
         send_alert(
             alerts,
@@ -191,9 +181,12 @@ where
             Some(run_id.to_string()),
             error.kind(),
             error,
-            Some(folder),
+            folder,
         )
         .await;
+        if !is_quarantined {
+            continue;
+        }
         fail::fail_point!("alert::after_publish");
         if let Err(e) = quarantine::mark_alerted(records, run_id, stage).await {
             tracing::warn!(%run_id, error = %e, "could not record the alert; a redelivery alerts again");

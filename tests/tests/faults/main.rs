@@ -26,12 +26,10 @@ use etl_shared::{ObjectStore, watermark};
 use crate::reconcile::assert_warehouse_reconciles;
 use crate::support::{Pipeline, spec};
 
-/// Crashes the pipeline at `point` in the middle of its second cycle (a seeded history is
-/// already loaded, live activity has happened since), then recovers with normal runs.
-async fn crash_at(point: &'static str) {
-    let scenario = fail::FailScenario::setup();
-    let label = format!("f_{}", point.replace("::", "_"));
-    let p = Pipeline::new(&label, spec(300, 51)).await;
+/// A seeded pipeline with its history loaded and live activity since: the middle of a
+/// pipeline's life, where the faults are injected.
+pub(crate) async fn pipeline_with_changes(label: &str) -> Pipeline {
+    let p = Pipeline::new(label, spec(300, 51)).await;
     p.run().await;
     let options = SimulateOptions {
         operations: Some(60),
@@ -44,6 +42,14 @@ async fn crash_at(point: &'static str) {
     simulate(&p.source.url, Duration::from_secs(5), &options)
         .await
         .unwrap();
+    p
+}
+
+/// Crashes the pipeline at `point` in the middle of its second cycle, then recovers with
+/// normal runs.
+async fn crash_at(point: &'static str) {
+    let scenario = fail::FailScenario::setup();
+    let p = pipeline_with_changes(&format!("f_{}", point.replace("::", "_"))).await;
 
     fail::cfg(point, "panic").unwrap();
     let stages = p.stages();

@@ -19,26 +19,8 @@ use etl_shared::warehouse::WAREHOUSE_TABLES;
 use etl_shared::{Classify, ErrorKind, ObjectStore, StoreError, watermark};
 use etl_tests::postgres::{connect, outage};
 
-use crate::assert_consistent;
 use crate::support::{Pipeline, extract_options, spec};
-
-/// A seeded pipeline with its history loaded and live activity since.
-async fn pipeline_with_changes(label: &str) -> Pipeline {
-    let p = Pipeline::new(label, spec(300, 52)).await;
-    p.run().await;
-    let options = SimulateOptions {
-        operations: Some(60),
-        settle_rate: 0.3,
-        order_edit_rate: 0.2,
-        dimension_edit_rate: 0.2,
-        seed: 6,
-        ..SimulateOptions::default()
-    };
-    simulate(&p.source.url, Duration::from_secs(5), &options)
-        .await
-        .unwrap();
-    p
-}
+use crate::{assert_consistent, pipeline_with_changes};
 
 /// Cuts the pipeline's database connections (a restart on the harness's own cluster) the first
 /// time `point` is reached.
