@@ -8,6 +8,7 @@ pub mod craft;
 pub mod lambdas;
 pub mod moto;
 pub mod postgres;
+pub mod stores;
 
 pub use moto::Moto;
 pub use postgres::{TestDatabase, TestRole, server};

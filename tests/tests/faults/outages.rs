@@ -4,20 +4,19 @@
 //! place with bounded backoff; a store that stays down fails the run after the bounded number
 //! of tries, again with nothing partial visible.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use etl_cli::simulate::{SimulateOptions, simulate};
 use etl_shared::layout::MANIFESTS_PREFIX;
 use etl_shared::retry::Backoff;
-use etl_shared::store::{LocalStore, Object, PutOutcome, Retrying, Version};
+use etl_shared::store::Retrying;
 use etl_shared::warehouse::WAREHOUSE_TABLES;
-use etl_shared::{Classify, ErrorKind, ObjectStore, StoreError, watermark};
+use etl_shared::{Classify, ErrorKind, ObjectStore, watermark};
 use etl_tests::postgres::{connect, outage};
+use etl_tests::stores::{FailOn, FailingStore};
 
 use crate::support::{Pipeline, extract_options, spec};
 use crate::{assert_consistent, pipeline_with_changes};
@@ -128,111 +127,6 @@ async fn the_warehouse_restarting_during_load() {
     );
 }
 
-/// How the injected store fails.
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    /// Every `n`th request fails, never twice in a row for the same request.
-    EveryNth(u64),
-    /// Everything after the first `n` requests fails.
-    DownAfter(u64),
-}
-
-/// A real store with injected failures in front of it: a failed request never reaches it (a
-/// throttled or refused request), and says it is retryable, as S3's 503 `SlowDown` does.
-struct Flaky {
-    inner: LocalStore,
-    fault: Fault,
-    requests: AtomicU64,
-    /// Injected failures per request (operation and key).
-    failures: Mutex<HashMap<String, u32>>,
-    /// Requests whose last attempt failed.
-    failing: Mutex<std::collections::HashSet<String>>,
-}
-
-impl Flaky {
-    fn new(inner: LocalStore, fault: Fault) -> Flaky {
-        Flaky {
-            inner,
-            fault,
-            requests: AtomicU64::new(0),
-            failures: Mutex::default(),
-            failing: Mutex::default(),
-        }
-    }
-
-    fn gate(&self, op: &str, key: &str) -> Result<(), StoreError> {
-        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        let request = format!("{op} {key}");
-        let mut failing = self.failing.lock().unwrap();
-        let fail = match self.fault {
-            Fault::EveryNth(every) => n.is_multiple_of(every) && !failing.contains(&request),
-            Fault::DownAfter(after) => n > after,
-        };
-        if !fail {
-            failing.remove(&request);
-            return Ok(());
-        }
-        failing.insert(request.clone());
-        *self.failures.lock().unwrap().entry(request).or_default() += 1;
-        Err(StoreError::Remote {
-            key: key.to_owned(),
-            message: "injected: 503 SlowDown".into(),
-            retryable: true,
-        })
-    }
-
-    fn injected(&self) -> u32 {
-        self.failures.lock().unwrap().values().sum()
-    }
-
-    /// The most times one request failed.
-    fn most_failures_of_one_request(&self) -> u32 {
-        self.failures
-            .lock()
-            .unwrap()
-            .values()
-            .copied()
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Flaky {
-    async fn put(&self, key: &str, bytes: Bytes) -> Result<Version, StoreError> {
-        self.gate("put", key)?;
-        self.inner.put(key, bytes).await
-    }
-    async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<PutOutcome, StoreError> {
-        self.gate("put_if_absent", key)?;
-        self.inner.put_if_absent(key, bytes).await
-    }
-    async fn put_if_match(
-        &self,
-        key: &str,
-        bytes: Bytes,
-        expected: &Version,
-    ) -> Result<PutOutcome, StoreError> {
-        self.gate("put_if_match", key)?;
-        self.inner.put_if_match(key, bytes, expected).await
-    }
-    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        self.gate("get", key)?;
-        self.inner.get(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.gate("list", prefix)?;
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.gate("delete", key)?;
-        self.inner.delete(key).await
-    }
-    fn describe(&self) -> String {
-        format!("flaky {}", self.inner.describe())
-    }
-}
-
 /// The production backoff's shape, with waits short enough for hundreds of injected faults.
 const FAST: Backoff = Backoff {
     attempts: Backoff::OBJECT_STORE.attempts,
@@ -277,8 +171,14 @@ async fn cycle(
 async fn transient_object_store_errors_are_retried_in_place() {
     let scenario = fail::FailScenario::setup();
     let p = Pipeline::new("f_store_flaky", spec(300, 53)).await;
-    let landing = Retrying::new(Flaky::new(p.landing.clone(), Fault::EveryNth(3)), FAST);
-    let processed = Retrying::new(Flaky::new(p.processed.clone(), Fault::EveryNth(3)), FAST);
+    let landing = Retrying::new(
+        FailingStore::new(p.landing.clone(), FailOn::EveryNthRequest(3)),
+        FAST,
+    );
+    let processed = Retrying::new(
+        FailingStore::new(p.processed.clone(), FailOn::EveryNthRequest(3)),
+        FAST,
+    );
     cycle(&p, &landing, &processed).await.unwrap();
     let options = SimulateOptions {
         operations: Some(60),
@@ -307,7 +207,10 @@ async fn an_object_store_outage_fails_the_run_after_bounded_retries_and_shows_no
     let mark = watermark::load(&p.landing).await.unwrap().watermark;
 
     // The store goes down after the watermark read and the first part.
-    let landing = Retrying::new(Flaky::new(p.landing.clone(), Fault::DownAfter(2)), FAST);
+    let landing = Retrying::new(
+        FailingStore::new(p.landing.clone(), FailOn::AllAfter(2)),
+        FAST,
+    );
     let mut source = connect(&p.source.url).await;
     let error = extract::extract(&mut source, &landing, &extract_options())
         .await

@@ -11,11 +11,11 @@ use etl_shared::store::LocalStore;
 use etl_shared::{ObjectStore, watermark};
 use extract::{ExtractError, ExtractOptions, Stop};
 
-use crate::stores::{FailOn, FailingStore, RendezvousStore};
 use crate::support::{
     contract_time, extract_options, landed, run_extract, scalar, seeded, source_versions, spec,
     temp_store, version_counts,
 };
+use etl_tests::stores::{FailOn, FailingStore, RendezvousStore};
 
 async fn manifests(store: &dyn ObjectStore) -> Vec<Manifest> {
     let mut out = Vec::new();

@@ -10,7 +10,6 @@ mod pipeline;
 mod reconcile;
 mod seed;
 mod simulate;
-mod stores;
 mod support;
 mod terraform;
 mod transform_stage;

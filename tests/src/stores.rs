@@ -1,25 +1,37 @@
-//! Object stores for fault injection: a real local store wrapped so a test can make a chosen
-//! write fail, or hold conditional writes until several runs reach them together.
+//! Object stores for fault injection: a real local store wrapped so a test can make chosen
+//! requests fail, or hold conditional writes until several runs reach them together.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use etl_shared::store::{LocalStore, Object, ObjectStore, PutOutcome, StoreError, Version};
 
-/// Which writes fail.
+/// Which requests fail.
 #[derive(Debug, Clone)]
 pub enum FailOn {
     /// The n-th (1-based) write of a key starting with the prefix, and every one after it.
     NthWriteUnder(&'static str, usize),
+    /// Every n-th request, but never the same request (operation and key) twice in a row: a
+    /// transient fault that one retry gets past.
+    EveryNthRequest(u64),
+    /// Every request after the first n: the store goes down and stays down.
+    AllAfter(u64),
 }
 
-/// A local store whose writes fail as `FailOn` says: an injected outage.
+/// A local store whose requests fail as `FailOn` says: an injected outage. A failed request
+/// never reaches the store, and says it is retryable, as S3's 503 `SlowDown` does.
 pub struct FailingStore {
     pub inner: LocalStore,
     fail_on: FailOn,
     writes: AtomicUsize,
+    requests: AtomicU64,
+    /// Injected failures per request (operation and key).
+    failures: Mutex<HashMap<String, u32>>,
+    /// Requests whose last attempt failed.
+    failing: Mutex<HashSet<String>>,
 }
 
 impl FailingStore {
@@ -28,30 +40,74 @@ impl FailingStore {
             inner,
             fail_on,
             writes: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            failures: Mutex::default(),
+            failing: Mutex::default(),
         }
     }
 
-    fn check(&self, key: &str) -> Result<(), StoreError> {
-        let FailOn::NthWriteUnder(prefix, n) = &self.fail_on;
-        if key.starts_with(prefix) && self.writes.fetch_add(1, Ordering::SeqCst) + 1 >= *n {
-            return Err(StoreError::Remote {
-                key: key.into(),
-                message: "injected failure".into(),
-                retryable: true,
-            });
+    fn check(&self, op: &str, key: &str) -> Result<(), StoreError> {
+        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let request = format!("{op} {key}");
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        let fail = match &self.fail_on {
+            FailOn::NthWriteUnder(prefix, nth) => {
+                op.starts_with("put")
+                    && key.starts_with(prefix)
+                    && self.writes.fetch_add(1, Ordering::SeqCst) + 1 >= *nth
+            }
+            FailOn::EveryNthRequest(every) => {
+                n.is_multiple_of(*every) && !failing.contains(&request)
+            }
+            FailOn::AllAfter(after) => n > *after,
+        };
+        if !fail {
+            failing.remove(&request);
+            return Ok(());
         }
-        Ok(())
+        failing.insert(request.clone());
+        *self
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(request)
+            .or_default() += 1;
+        Err(StoreError::Remote {
+            key: key.into(),
+            message: "injected: 503 SlowDown".into(),
+            retryable: true,
+        })
+    }
+
+    /// How many failures were injected.
+    pub fn injected(&self) -> u32 {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum()
+    }
+
+    /// The most times one request failed.
+    pub fn most_failures_of_one_request(&self) -> u32 {
+        self.failures
+            .lock()
+            .unwrap()
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
     }
 }
 
 #[async_trait]
 impl ObjectStore for FailingStore {
     async fn put(&self, key: &str, bytes: Bytes) -> Result<Version, StoreError> {
-        self.check(key)?;
+        self.check("put", key)?;
         self.inner.put(key, bytes).await
     }
     async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<PutOutcome, StoreError> {
-        self.check(key)?;
+        self.check("put_if_absent", key)?;
         self.inner.put_if_absent(key, bytes).await
     }
     async fn put_if_match(
@@ -60,20 +116,23 @@ impl ObjectStore for FailingStore {
         bytes: Bytes,
         expected: &Version,
     ) -> Result<PutOutcome, StoreError> {
-        self.check(key)?;
+        self.check("put_if_match", key)?;
         self.inner.put_if_match(key, bytes, expected).await
     }
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        self.check("get", key)?;
         self.inner.get(key).await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.check("list", prefix)?;
         self.inner.list(prefix).await
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.check("delete", key)?;
         self.inner.delete(key).await
     }
     fn describe(&self) -> String {
-        self.inner.describe()
+        format!("failing {}", self.inner.describe())
     }
 }
 
