@@ -18,7 +18,7 @@ use etl_shared::{Classify, ErrorKind, ObjectStore, watermark};
 use etl_tests::postgres::{connect, outage};
 use etl_tests::stores::{FailOn, FailingStore};
 
-use crate::support::{Pipeline, extract_options, spec};
+use crate::support::{Pipeline, Stages, extract_options, spec};
 use crate::{assert_consistent, pipeline_with_changes};
 
 /// Cuts the pipeline's database connections (a restart on the harness's own cluster) the first
@@ -134,52 +134,24 @@ const FAST: Backoff = Backoff {
     max_delay: Duration::from_millis(10),
 };
 
-/// One pipeline cycle over the given stores (wrapping the pipeline's own).
-async fn cycle(
-    p: &Pipeline,
-    landing: &dyn ObjectStore,
-    processed: &dyn ObjectStore,
-) -> Result<(), String> {
-    let mut source = connect(&p.source.url).await;
-    extract::extract(&mut source, landing, &extract_options())
-        .await
-        .map_err(|e| format!("extract: {e}"))?;
-    for run in transform::pending_runs(landing, processed)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        transform::transform_run(&run, landing, processed)
-            .await
-            .map_err(|e| format!("transform: {e}"))?;
-    }
-    let mut warehouse = connect(&p.warehouse.url).await;
-    load::migrate(&mut warehouse)
-        .await
-        .map_err(|e| e.to_string())?;
-    for run in load::pending_loads(&warehouse, processed)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        load::load_run(&mut warehouse, processed, &run)
-            .await
-            .map_err(|e| format!("load: {e}"))?;
-    }
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn transient_object_store_errors_are_retried_in_place() {
     let scenario = fail::FailScenario::setup();
     let p = Pipeline::new("f_store_flaky", spec(300, 53)).await;
-    let landing = Retrying::new(
+    let landing = Arc::new(Retrying::new(
         FailingStore::new(p.landing.clone(), FailOn::EveryNthRequest(3)),
         FAST,
-    );
-    let processed = Retrying::new(
+    ));
+    let processed = Arc::new(Retrying::new(
         FailingStore::new(p.processed.clone(), FailOn::EveryNthRequest(3)),
         FAST,
-    );
-    cycle(&p, &landing, &processed).await.unwrap();
+    ));
+    let flaky = Stages {
+        landing: landing.clone(),
+        processed: processed.clone(),
+        ..p.stages()
+    };
+    flaky.run().await;
     let options = SimulateOptions {
         operations: Some(60),
         seed: 8,
@@ -188,7 +160,7 @@ async fn transient_object_store_errors_are_retried_in_place() {
     simulate(&p.source.url, Duration::from_secs(5), &options)
         .await
         .unwrap();
-    cycle(&p, &landing, &processed).await.unwrap();
+    flaky.run().await;
     assert_consistent(&p).await;
     let injected = landing.inner().injected() + processed.inner().injected();
     assert!(injected > 20, "faults were injected: {injected}");

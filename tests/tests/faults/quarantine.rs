@@ -5,21 +5,14 @@
 //! out, and the good runs load to a warehouse that reconciles with the OLTP.
 
 use bytes::Bytes;
-use etl_shared::event::S3Event;
-use etl_shared::layout::RunId;
 use etl_shared::manifest::Stage;
 use etl_shared::quarantine;
 use etl_shared::store::ObjectStore;
 use etl_tests::alerts::AlertTopic;
 use etl_tests::craft::{design_line, landing_run};
-use etl_tests::lambdas::{Cloud, fixture, lambda_log_env};
+use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event};
 
 use crate::reconcile::assert_warehouse_reconciles;
-
-fn event(bucket: &str, run: &RunId) -> S3Event {
-    serde_json::from_str(&fixture("s3-put-manifest.json", bucket, run.as_str()))
-        .unwrap_or_else(|e| panic!("the fixture event parses: {e}"))
-}
 
 /// Crashes transform at `point` while it quarantines a landing file edited after its manifest;
 /// `alerts` is how many alerts the run must have published once redeliveries are done.
@@ -42,7 +35,7 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
     let transform = transform::lambda::Handler::new(&config, &cloud.sdk)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
-    let delivery = event("landing", &bad);
+    let delivery = manifest_event("landing", bad.as_str());
     let crashed = tokio::spawn(async move { transform.handle(delivery).await }).await;
     fail::remove(point);
     assert!(
@@ -55,7 +48,10 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     for _ in 0..2 {
-        let failure = transform.handle(event("landing", &bad)).await.unwrap_err();
+        let failure = transform
+            .handle(manifest_event("landing", bad.as_str()))
+            .await
+            .unwrap_err();
         assert_eq!(failure.error_type(), "Permanent", "{failure}");
     }
     let record = quarantine::error_of(&cloud.processed, &bad, Stage::Transform)
@@ -93,8 +89,13 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     for run in &history {
-        transform.handle(event("landing", run)).await.unwrap();
-        load.handle(event("processed", run)).await.unwrap();
+        transform
+            .handle(manifest_event("landing", run.as_str()))
+            .await
+            .unwrap();
+        load.handle(manifest_event("processed", run.as_str()))
+            .await
+            .unwrap();
     }
     assert_warehouse_reconciles(
         &cloud.source.connect().await,

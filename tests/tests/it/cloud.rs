@@ -12,7 +12,7 @@ use etl_shared::event::S3Event;
 use etl_shared::layout::RunId;
 use etl_shared::store::ObjectStore;
 use etl_tests::alerts::{AlertTopic, queue, receive};
-use etl_tests::lambdas::{Cloud, PREFIX, fixture, lambda_log_env, manifests};
+use etl_tests::lambdas::{Cloud, PREFIX, lambda_log_env, manifest_event, manifests};
 use serde_json::Value;
 
 use crate::reconcile::assert_warehouse_reconciles;
@@ -154,9 +154,10 @@ async fn each_failing_stage_publishes_exactly_one_alert() {
         .unwrap();
     let ghost = "20200101T000000.000000Z-0000dead";
     for _ in 0..2 {
-        let event: S3Event =
-            serde_json::from_str(&fixture("s3-put-manifest.json", "landing", ghost)).unwrap();
-        let failure = transform.handle(event).await.unwrap_err();
+        let failure = transform
+            .handle(manifest_event("landing", ghost))
+            .await
+            .unwrap_err();
         assert_eq!(failure.error_type(), "Permanent", "{failure}");
     }
 
@@ -173,9 +174,10 @@ async fn each_failing_stage_publishes_exactly_one_alert() {
     let load = load::lambda::Handler::new(good.clone(), &cloud.sdk)
         .await
         .unwrap();
-    let event: S3Event =
-        serde_json::from_str(&fixture("s3-put-manifest.json", "processed", run)).unwrap();
-    let failure = load.handle(event).await.unwrap_err();
+    let failure = load
+        .handle(manifest_event("processed", run))
+        .await
+        .unwrap_err();
     assert_eq!(failure.error_type(), "Permanent", "{failure}");
 
     let mut got = topic.published().await;

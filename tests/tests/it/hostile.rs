@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use etl_cli::simulate::{SimulateOptions, simulate};
-use etl_shared::event::S3Event;
 use etl_shared::layout::{RunId, manifest_key, processed_table_key};
 use etl_shared::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage};
 use etl_shared::quarantine;
 use etl_shared::store::ObjectStore;
 use etl_tests::alerts::AlertTopic;
 use etl_tests::craft::{design_line, landing_run, payment_line, put_manifest};
-use etl_tests::lambdas::{Cloud, fixture, lambda_log_env};
+use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event};
 
 use crate::reconcile::assert_warehouse_reconciles;
 
@@ -25,12 +24,6 @@ struct Case {
     stage: Stage,
     run: RunId,
     fragment: String,
-}
-
-/// The S3 notification of `run`'s manifest in `bucket`.
-fn event(bucket: &str, run: &RunId) -> S3Event {
-    serde_json::from_str(&fixture("s3-put-manifest.json", bucket, run.as_str()))
-        .unwrap_or_else(|e| panic!("the fixture event parses: {e}"))
 }
 
 /// A landing run of one design line, spoiled by `spoil`.
@@ -97,10 +90,15 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
     // A clean history first: the hostile runs arrive at a warehouse in use.
     let history = cloud.extract().await;
     for run in &history {
-        transform.handle(event("landing", run)).await.unwrap();
+        transform
+            .handle(manifest_event("landing", run.as_str()))
+            .await
+            .unwrap();
     }
     for run in &history {
-        load.handle(event("processed", run)).await.unwrap();
+        load.handle(manifest_event("processed", run.as_str()))
+            .await
+            .unwrap();
     }
 
     let landing: &dyn ObjectStore = &cloud.landing;
@@ -209,8 +207,15 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
     for case in &cases {
         for delivery in 1..=2 {
             let failure = match case.stage {
-                Stage::Transform => transform.handle(event("landing", &case.run)).await,
-                _ => load.handle(event("processed", &case.run)).await,
+                Stage::Transform => {
+                    transform
+                        .handle(manifest_event("landing", case.run.as_str()))
+                        .await
+                }
+                _ => {
+                    load.handle(manifest_event("processed", case.run.as_str()))
+                        .await
+                }
             }
             .expect_err(case.what);
             assert_eq!(
@@ -300,8 +305,13 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
     let next = cloud.extract().await;
     assert!(!next.is_empty());
     for run in &next {
-        transform.handle(event("landing", run)).await.unwrap();
-        load.handle(event("processed", run)).await.unwrap();
+        transform
+            .handle(manifest_event("landing", run.as_str()))
+            .await
+            .unwrap();
+        load.handle(manifest_event("processed", run.as_str()))
+            .await
+            .unwrap();
     }
     assert_warehouse_reconciles(&cloud.source.connect().await, &warehouse).await;
     assert!(

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use etl_cli::seed::generate::SeedSpec;
 
@@ -220,8 +222,8 @@ impl Pipeline {
         Stages {
             source_url: self.source.url.clone(),
             warehouse_url: self.warehouse.url.clone(),
-            landing: self.landing.clone(),
-            processed: self.processed.clone(),
+            landing: Arc::new(self.landing.clone()),
+            processed: Arc::new(self.processed.clone()),
         }
     }
 
@@ -242,18 +244,19 @@ impl Pipeline {
     }
 }
 
-/// The stages over a pipeline's databases and stores; panics on any stage error.
-#[derive(Debug, Clone)]
+/// The stages over a pipeline's databases and stores (its own, or others in front of them);
+/// panics on any stage error.
+#[derive(Clone)]
 pub struct Stages {
     pub source_url: String,
     pub warehouse_url: String,
-    pub landing: etl_shared::store::LocalStore,
-    pub processed: etl_shared::store::LocalStore,
+    pub landing: Arc<dyn etl_shared::ObjectStore>,
+    pub processed: Arc<dyn etl_shared::ObjectStore>,
 }
 
 impl Stages {
     pub async fn extract(&self) -> extract::ExtractOutcome {
-        run_extract(&self.source_url, &self.landing, &extract_options())
+        run_extract(&self.source_url, self.landing.as_ref(), &extract_options())
             .await
             .expect("extract")
     }
@@ -261,12 +264,12 @@ impl Stages {
     /// Transforms every pending landing run, in order.
     pub async fn transform(&self) -> Vec<transform::TransformOutcome> {
         let mut out = Vec::new();
-        for run_id in transform::pending_runs(&self.landing, &self.processed)
+        for run_id in transform::pending_runs(self.landing.as_ref(), self.processed.as_ref())
             .await
             .unwrap()
         {
             out.push(
-                transform::transform_run(&run_id, &self.landing, &self.processed)
+                transform::transform_run(&run_id, self.landing.as_ref(), self.processed.as_ref())
                     .await
                     .expect("transform"),
             );
@@ -279,9 +282,12 @@ impl Stages {
         let mut client = etl_tests::postgres::connect(&self.warehouse_url).await;
         load::migrate(&mut client).await.expect("migrate");
         let mut out = Vec::new();
-        for run_id in load::pending_loads(&client, &self.processed).await.unwrap() {
+        for run_id in load::pending_loads(&client, self.processed.as_ref())
+            .await
+            .unwrap()
+        {
             out.push(
-                load::load_run(&mut client, &self.processed, &run_id)
+                load::load_run(&mut client, self.processed.as_ref(), &run_id)
                     .await
                     .expect("load"),
             );
