@@ -38,6 +38,24 @@ pub fn manifest_event(bucket: &str, run_id: &str) -> etl_shared::event::S3Event 
         .unwrap_or_else(|e| panic!("the fixture event parses: {e}"))
 }
 
+/// Delivers the manifest notification of each of `runs` to the transform handler, then to the
+/// load handler, as S3 would; panics on any failure.
+pub async fn transform_and_load(
+    transform: &transform::lambda::Handler,
+    load: &load::lambda::Handler,
+    runs: &[RunId],
+) {
+    for run in runs {
+        transform
+            .handle(manifest_event(LANDING_BUCKET, run.as_str()))
+            .await
+            .unwrap_or_else(|f| panic!("transform {run}: {f}"));
+        load.handle(manifest_event(PROCESSED_BUCKET, run.as_str()))
+            .await
+            .unwrap_or_else(|f| panic!("load {run}: {f}"));
+    }
+}
+
 /// A seeded source, an empty warehouse, and the two buckets in a running moto_server.
 pub struct Cloud {
     pub moto: Moto,

@@ -10,7 +10,7 @@ use etl_shared::quarantine;
 use etl_shared::store::ObjectStore;
 use etl_tests::alerts::AlertTopic;
 use etl_tests::craft::{design_line, landing_run};
-use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event};
+use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event, transform_and_load};
 
 use crate::reconcile::assert_warehouse_reconciles;
 
@@ -88,15 +88,7 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
     let load = load::lambda::Handler::new(config.clone(), &cloud.sdk)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
-    for run in &history {
-        transform
-            .handle(manifest_event("landing", run.as_str()))
-            .await
-            .unwrap();
-        load.handle(manifest_event("processed", run.as_str()))
-            .await
-            .unwrap();
-    }
+    transform_and_load(&transform, &load, &history).await;
     assert_warehouse_reconciles(
         &cloud.source.connect().await,
         &cloud.warehouse.connect().await,

@@ -13,7 +13,7 @@ use etl_shared::quarantine;
 use etl_shared::store::ObjectStore;
 use etl_tests::alerts::AlertTopic;
 use etl_tests::craft::{design_line, landing_run, payment_line, put_manifest};
-use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event};
+use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event, transform_and_load};
 
 use crate::reconcile::assert_warehouse_reconciles;
 
@@ -89,17 +89,7 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
 
     // A clean history first: the hostile runs arrive at a warehouse in use.
     let history = cloud.extract().await;
-    for run in &history {
-        transform
-            .handle(manifest_event("landing", run.as_str()))
-            .await
-            .unwrap();
-    }
-    for run in &history {
-        load.handle(manifest_event("processed", run.as_str()))
-            .await
-            .unwrap();
-    }
+    transform_and_load(&transform, &load, &history).await;
 
     let landing: &dyn ObjectStore = &cloud.landing;
     let processed: &dyn ObjectStore = &cloud.processed;
@@ -304,15 +294,7 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
         .unwrap();
     let next = cloud.extract().await;
     assert!(!next.is_empty());
-    for run in &next {
-        transform
-            .handle(manifest_event("landing", run.as_str()))
-            .await
-            .unwrap();
-        load.handle(manifest_event("processed", run.as_str()))
-            .await
-            .unwrap();
-    }
+    transform_and_load(&transform, &load, &next).await;
     assert_warehouse_reconciles(&cloud.source.connect().await, &warehouse).await;
     assert!(
         topic.published().await.is_empty(),
