@@ -6,6 +6,11 @@ CARGO ?= cargo
 
 SCALE ?= 1000000
 
+# The project's Python tools (moto_server, checkov, actionlint, cargo-lambda) live in .venv,
+# installed by scripts/ensure-tools.sh from the hash-pinned requirements/*.txt.
+export ETL_VENV ?= $(CURDIR)/.venv
+export PATH := $(ETL_VENV)/bin:$(PATH)
+
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 

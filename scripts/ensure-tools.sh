@@ -1,36 +1,47 @@
 #!/usr/bin/env bash
-# Makes sure what a make target needs is here, installing it when it can (pip packages,
-# Debian's postgresql), or fails with one line saying what is missing.
-# Usage: scripts/ensure-tools.sh [postgres] [moto] [lambda] [checkov] [jsonschema]
+# Makes sure what a make target needs is here, installing it when it can, or fails with one
+# line saying what is missing.
+#
+# Python tools go into the project's virtual environment (.venv, or $ETL_VENV), never into the
+# system interpreter, from requirements/<group>.txt: every package pinned with its hashes
+# (pip-compile --generate-hashes from requirements/<group>.in; docs/security.md). A group is
+# reinstalled when its file changes. PostgreSQL comes from Debian's packages.
+#
+# Usage: scripts/ensure-tools.sh [postgres] [moto] [lambda] [checks]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fail() { echo "missing: $*" >&2; exit 1; }
 
+VENV=${ETL_VENV:-$PWD/.venv}
+
 have_initdb() {
   command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 
-pip_install() {
-  local py
-  py=$(command -v python3 || command -v python || true)
-  [ -n "$py" ] || fail "python3 with pip, needed to install $* (apt-get install python3-pip)"
-  "$py" -m pip install --quiet --disable-pip-version-check "$@" >&2 \
-    || fail "could not pip install $* (is PyPI reachable?)"
-  hash -r
-  command -v pyenv >/dev/null 2>&1 && pyenv rehash >/dev/null 2>&1 || true
+# Installs requirements/$1.txt into the virtual environment, unless it already holds that file.
+venv_install() {
+  local group=$1 req="requirements/$1.txt" stamp="$VENV/.installed-$1" sum
+  sum=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+    return 0
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    local py
+    py=$(command -v python3 || true)
+    [ -n "$py" ] || fail "python3 (3.10 or later), to make the project's virtual environment $VENV"
+    "$py" -m venv "$VENV" >&2 || fail "python3's venv module (apt-get install python3-venv), to make $VENV"
+  fi
+  echo "installing the $group tools into $VENV (pip install --require-hashes -r $req)" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$req" >&2 \
+    || fail "could not install $req into $VENV (is PyPI reachable?)"
+  echo "$sum" >"$stamp"
 }
 
-# Whether the installed moto is at least the version requirements-dev.txt asks for.
-moto_is_recent() {
-  python3 - <<'PY' 2>/dev/null
-import importlib.metadata as metadata, sys
-try:
-    version = tuple(int(p) for p in metadata.version("moto").split(".")[:3])
-except Exception:
-    sys.exit(1)
-sys.exit(0 if version >= (5, 2, 5) else 1)
-PY
+# The venv's tools must come first on PATH for what runs after this script (make exports it).
+on_path() {
+  command -v "$1" >/dev/null 2>&1 && [ "$(command -v "$1")" = "$VENV/bin/$1" ] \
+    || fail "$1 is not taken from $VENV/bin: put $VENV/bin first on PATH (make does)"
 }
 
 command -v cargo >/dev/null 2>&1 || fail "cargo: install the Rust toolchain (rustup, Rust >= 1.95)"
@@ -48,36 +59,21 @@ for need in "$@"; do
       fi
       ;;
     moto)
-      if ! command -v moto_server >/dev/null 2>&1 || ! moto_is_recent; then
-        echo "installing moto_server (pip install -r requirements-dev.txt)" >&2
-        pip_install -r requirements-dev.txt
-        command -v moto_server >/dev/null 2>&1 || fail "moto_server is not on PATH after pip install 'moto[server]'"
-      fi
+      venv_install dev
+      on_path moto_server
+      ;;
+    checks)
+      venv_install dev
+      on_path checkov
+      on_path actionlint
       ;;
     lambda)
-      if ! command -v cargo-lambda >/dev/null 2>&1 || ! python3 -c "import ziglang" 2>/dev/null; then
-        echo "installing cargo-lambda and zig (pip install cargo-lambda ziglang)" >&2
-        pip_install cargo-lambda ziglang
-        command -v cargo-lambda >/dev/null 2>&1 || fail "cargo-lambda is not on PATH after pip install cargo-lambda"
-      fi
+      venv_install lambda
+      on_path cargo-lambda
       if command -v rustup >/dev/null 2>&1; then
         rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
           || rustup target add aarch64-unknown-linux-gnu >&2 \
           || fail "the aarch64-unknown-linux-gnu Rust target (rustup target add aarch64-unknown-linux-gnu)"
-      fi
-      ;;
-    checkov)
-      if ! command -v checkov >/dev/null 2>&1; then
-        echo "installing checkov (pip install checkov)" >&2
-        pip_install checkov
-        command -v checkov >/dev/null 2>&1 || fail "checkov is not on PATH after pip install checkov"
-      fi
-      ;;
-    jsonschema)
-      if ! command -v check-jsonschema >/dev/null 2>&1; then
-        echo "installing check-jsonschema (pip install check-jsonschema)" >&2
-        pip_install check-jsonschema
-        command -v check-jsonschema >/dev/null 2>&1 || fail "check-jsonschema is not on PATH after pip install check-jsonschema"
       fi
       ;;
     *) fail "unknown tool '$need' (scripts/ensure-tools.sh)" ;;

@@ -7,6 +7,46 @@ resource "aws_sns_topic" "alerts" {
   kms_master_key_id = aws_kms_key.etl.arn
 }
 
+# The topic's policy replaces SNS's default one: the account administers it, alarms of this
+# deployment may publish, and nothing is accepted over plain HTTP.
+resource "aws_sns_topic_policy" "alerts" {
+  arn = aws_sns_topic.alerts.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action = [
+          "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:AddPermission",
+          "sns:RemovePermission", "sns:DeleteTopic", "sns:Subscribe", "sns:ListSubscriptionsByTopic",
+          "sns:Publish",
+        ]
+        Resource = aws_sns_topic.alerts.arn
+      },
+      {
+        Sid       = "AlarmsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.alerts.arn
+        Condition = {
+          ArnLike = { "aws:SourceArn" = "arn:${local.partition}:cloudwatch:${var.aws_region}:${local.account_id}:alarm:${local.name}-*" }
+        }
+      },
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.alerts.arn
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
+  })
+}
+
 resource "aws_sns_topic_subscription" "email" {
   count     = var.alert_email == "" ? 0 : 1
   topic_arn = aws_sns_topic.alerts.arn
@@ -34,7 +74,7 @@ locals {
 resource "aws_secretsmanager_secret" "database" {
   for_each                = local.created_secrets
   name                    = "${local.name}/${each.key}-database"
-  description             = "RDS-format JSON (host, port, username, password, dbname, sslmode) of the ${each.key} database"
+  description             = "RDS-format JSON (host, port, username, password, dbname, sslmode; docs/security.md) of the ${each.key} database"
   kms_key_id              = aws_kms_key.etl.arn
   recovery_window_in_days = 7
   # checkov:skip=CKV2_AWS_57:The databases are external to this deployment; rotate their credentials with the database owner (docs/deploy.md) rather than a rotation Lambda that would need admin rights on them.

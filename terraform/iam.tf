@@ -18,6 +18,14 @@ resource "aws_iam_role" "function" {
 }
 
 locals {
+  # Built from its parts: the schedule's own ARN attribute would make the role and the
+  # schedule depend on each other.
+  schedule_arn = "arn:${local.partition}:scheduler:${var.aws_region}:${local.account_id}:schedule/default/${local.name}-extract"
+  # The services through which the functions use the pipeline's key: S3 objects, the alert
+  # topic, the failed-events queue, the secrets the stack creates, and the functions'
+  # environment variables.
+  key_services = ["s3", "sns", "sqs", "secretsmanager", "lambda"]
+
   landing   = aws_s3_bucket.landing.arn
   processed = aws_s3_bucket.processed.arn
 
@@ -59,7 +67,7 @@ locals {
       {
         Sid    = "WriteProcessed"
         Effect = "Allow"
-        Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Action = ["s3:GetObject", "s3:PutObject"]
         Resource = [
           "${local.processed}/${local.data_prefix}*",
           "${local.processed}/${local.manifests_prefix}*",
@@ -84,7 +92,7 @@ locals {
       {
         Sid      = "Quarantine"
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Action   = ["s3:GetObject", "s3:PutObject"]
         Resource = ["${local.processed}/${local.quarantine_prefix}*"]
       },
     ]
@@ -125,10 +133,16 @@ resource "aws_iam_role_policy" "function" {
           Resource = [aws_sqs_queue.failed_events.arn]
         },
         {
+          # Only through the services that encrypt the pipeline's data with it.
           Sid      = "DataKey"
           Effect   = "Allow"
           Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
           Resource = [aws_kms_key.etl.arn]
+          Condition = {
+            StringEquals = {
+              "kms:ViaService" = [for service in local.key_services : "${service}.${var.aws_region}.amazonaws.com"]
+            }
+          }
         },
         {
           # X-Ray accepts trace segments only on resource "*".
@@ -144,15 +158,56 @@ resource "aws_iam_role_policy" "function" {
         Action   = ["secretsmanager:GetSecretValue"]
         Resource = local.secret_of[each.key]
       }],
+      length(local.secret_of[each.key]) == 0 || var.secrets_kms_key_arn == "" ? [] : [{
+        # An existing secret encrypted with a key of its own.
+        Sid      = "SecretKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = [var.secrets_kms_key_arn]
+        Condition = {
+          StringEquals = { "kms:ViaService" = "secretsmanager.${var.aws_region}.amazonaws.com" }
+        }
+      }],
     )
   })
 }
 
-# Functions in a VPC need to manage their network interfaces (AWS's managed policy for it).
-resource "aws_iam_role_policy_attachment" "vpc" {
-  for_each   = local.in_vpc ? local.functions : toset([])
-  role       = aws_iam_role.function[each.key].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+# Functions in a VPC: Lambda manages their network interfaces with the function's role. These
+# are the network actions of AWS's AWSLambdaVPCAccessExecutionRole without its logs actions on
+# every log group, which would undo the OwnLogs statement above. Interfaces are created only in
+# the configured subnets and security groups.
+resource "aws_iam_role_policy" "vpc" {
+  for_each = local.in_vpc ? local.functions : toset([])
+  name     = "${local.name}-${each.key}-vpc"
+  role     = aws_iam_role.function[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "CreateInterfacesInOwnSubnets"
+        Effect = "Allow"
+        Action = ["ec2:CreateNetworkInterface"]
+        Resource = concat(
+          ["arn:${local.partition}:ec2:${var.aws_region}:${local.account_id}:network-interface/*"],
+          [for id in var.subnet_ids : "arn:${local.partition}:ec2:${var.aws_region}:${local.account_id}:subnet/${id}"],
+          [for id in var.security_group_ids : "arn:${local.partition}:ec2:${var.aws_region}:${local.account_id}:security-group/${id}"],
+        )
+      },
+      {
+        Sid      = "ManageOwnInterfaces"
+        Effect   = "Allow"
+        Action   = ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+        Resource = ["arn:${local.partition}:ec2:${var.aws_region}:${local.account_id}:network-interface/*"]
+      },
+      {
+        # Describe calls accept no resource restriction.
+        Sid      = "DescribeNetwork"
+        Effect   = "Allow"
+        Action   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+        Resource = ["*"]
+      },
+    ]
+  })
 }
 
 # The scheduler may invoke extract and nothing else.
@@ -164,7 +219,10 @@ resource "aws_iam_role" "scheduler" {
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = "scheduler.amazonaws.com" }
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = local.schedule_arn }
+      }
     }]
   })
 }

@@ -16,11 +16,15 @@ resource "aws_kms_key" "etl" {
         Resource  = "*"
       },
       {
+        # Alarms publish to the encrypted topic, and only through SNS.
         Sid       = "AlarmsPublishToTheTopic"
         Effect    = "Allow"
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "kms:ViaService" = "sns.${var.aws_region}.amazonaws.com" }
+        }
       },
       {
         Sid       = "LogsEncryptLogGroups"
@@ -35,11 +39,15 @@ resource "aws_kms_key" "etl" {
         }
       },
       {
+        # Only on behalf of this account's buckets.
         Sid       = "S3NotifiesLambdaAndQueues"
         Effect    = "Allow"
         Principal = { Service = "s3.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+        }
       },
     ]
   })

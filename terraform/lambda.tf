@@ -21,9 +21,10 @@ resource "aws_lambda_function" "this" {
   timeout          = var.timeout_secs[each.key]
   kms_key_arn      = aws_kms_key.etl.arn
 
-  # One at a time: extract's watermark and load's ledger are safe under concurrency, but
-  # queued runs in order are cheaper than contended ones.
-  reserved_concurrent_executions = 1
+  # Off by default: accounts with a low concurrency quota refuse any reservation. Extract's
+  # watermark and load's ledger are safe under concurrency either way; a reservation of 1
+  # only makes queued runs cheaper than contended ones (var.reserved_concurrency).
+  reserved_concurrent_executions = try(var.reserved_concurrency[each.key], null)
 
   environment {
     variables = local.environment[each.key]
@@ -46,13 +47,18 @@ resource "aws_lambda_function" "this" {
     }
   }
 
+  # The role's permissions exist before the function: Lambda checks the VPC (ENI) permissions
+  # when it creates a function in a VPC.
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.vpc]
+
   # checkov:skip=CKV_AWS_116:Asynchronous failures go to an on-failure destination (aws_lambda_function_event_invoke_config), which supersedes a DLQ.
   # checkov:skip=CKV_AWS_117:VPC placement is optional (subnet_ids); the databases decide whether it is needed.
+  # checkov:skip=CKV_AWS_115:Concurrency reservations are opt-in (var.reserved_concurrency): accounts with a low quota refuse them.
   # checkov:skip=CKV_AWS_272:Code signing needs a signing profile outside this stack; zips are built and deployed by CI from the protected branch.
 }
 
 # Lambda's own retries of asynchronous invocations (the scheduler and S3 invoke that way), then
-# the failed-events queue.
+# the failed-events queue. Lambda checks at creation that the role may send to the queue.
 resource "aws_lambda_function_event_invoke_config" "this" {
   for_each                     = local.functions
   function_name                = aws_lambda_function.this[each.key].function_name
@@ -64,4 +70,6 @@ resource "aws_lambda_function_event_invoke_config" "this" {
       destination = aws_sqs_queue.failed_events.arn
     }
   }
+
+  depends_on = [aws_iam_role_policy.function]
 }

@@ -41,6 +41,16 @@ resource "aws_s3_bucket_public_access_block" "this" {
   restrict_public_buckets = true
 }
 
+# Objects belong to the bucket owner and ACLs are off: a writer cannot hand an object to
+# another account, and access is decided by the policies alone.
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = local.buckets
+  bucket   = each.value.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
 resource "aws_s3_bucket_versioning" "this" {
   for_each = local.buckets
   bucket   = each.value.id

@@ -6,6 +6,12 @@ resource "aws_scheduler_schedule" "extract" {
   state               = "ENABLED"
   kms_key_arn         = aws_kms_key.etl.arn
 
+  # `etl schedule pause|resume` owns the state once the schedule exists: an apply must not
+  # resume a schedule an operator paused.
+  lifecycle {
+    ignore_changes = [state]
+  }
+
   flexible_time_window {
     mode = "OFF"
   }

@@ -68,6 +68,24 @@ variable "lookback_secs" {
   default     = 0
 }
 
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions per function, e.g. { extract = 1, load = 1 }; null (the default) reserves none. Needs an account concurrency quota of at least 10 plus the sum."
+  type        = map(number)
+  default     = null
+  nullable    = true
+}
+
+variable "secrets_kms_key_arn" {
+  description = "KMS key that encrypts existing database secrets (source_secret_arn, warehouse_secret_arn) when it is not the pipeline's key; empty when they use the pipeline's key or aws/secretsmanager."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.secrets_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.secrets_kms_key_arn))
+    error_message = "secrets_kms_key_arn must be empty or a KMS key ARN."
+  }
+}
+
 variable "memory_mb" {
   description = "Memory of each function, MB (transform's polars work is the largest)."
   type        = map(number)

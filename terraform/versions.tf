@@ -1,6 +1,7 @@
 terraform {
-  # 1.7: mock providers in `terraform test`.
-  required_version = ">= 1.7"
+  # 1.10: `use_lockfile` (S3-native state locking) in the backend the deploy workflow writes;
+  # 1.7 would also be needed for the mock providers of `terraform test`.
+  required_version = ">= 1.10"
 
   required_providers {
     aws = {

@@ -11,7 +11,7 @@ use etl_shared::catalog::SOURCE_TABLES;
 use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
 use etl_shared::event::S3Event;
 use etl_shared::layout::{RunId, manifest_key};
-use etl_shared::secrets;
+use etl_shared::secrets::DatabaseUrl;
 use etl_shared::store::{self, ObjectStore};
 use extract::{ExtractOptions, ExtractOutcome};
 use load::{LoadError, LoadOutcome};
@@ -129,10 +129,10 @@ impl Local {
     }
 
     /// The URL of a database: given, or read from its Secrets Manager secret.
-    async fn url(&self, locator: &DatabaseLocator) -> anyhow::Result<String> {
+    async fn url(&self, locator: &DatabaseLocator) -> anyhow::Result<DatabaseUrl> {
         match (&self.sdk, locator) {
-            (_, DatabaseLocator::Url(url)) => Ok(url.clone()),
-            (Some(sdk), secret) => Ok(secrets::database_url(secret, sdk).await?),
+            (_, DatabaseLocator::Url(url)) => Ok(DatabaseUrl::fixed(url.clone())),
+            (Some(sdk), secret) => Ok(DatabaseUrl::resolve(secret, sdk).await?),
             (None, DatabaseLocator::SecretArn(arn)) => {
                 bail!("no AWS configuration was loaded to read secret {arn}")
             }

@@ -22,6 +22,21 @@ pub enum ClusterError {
     Command { what: String, detail: String },
 }
 
+/// How a cluster differs from the default (trust for every local connection, no TLS).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Serve TLS with this certificate chain and key (PEM).
+    pub tls: Option<ServerTls>,
+    /// The whole `pg_hba.conf`, replacing initdb's (trust everything).
+    pub hba: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
 /// A running throwaway cluster. Stopped and deleted by [`Cluster::stop`] or on drop.
 #[derive(Debug)]
 pub struct Cluster {
@@ -35,6 +50,11 @@ impl Cluster {
     /// Initialises and starts a cluster in `<temp>/<prefix><pid>`, first removing clusters with the
     /// same prefix whose owning process is gone.
     pub fn start(prefix: &str) -> Result<Cluster, ClusterError> {
+        Cluster::start_with(prefix, &ClusterOptions::default())
+    }
+
+    /// [`Cluster::start`], with TLS or client authentication set by `options`.
+    pub fn start_with(prefix: &str, options: &ClusterOptions) -> Result<Cluster, ClusterError> {
         let initdb = pg_binary("initdb")?;
         let pg_ctl = pg_binary("pg_ctl")?;
         remove_stale(prefix, &pg_ctl);
@@ -64,6 +84,20 @@ impl Cluster {
         ])
         .arg(&data);
         run(init, "initdb")?;
+        let mut extra = String::new();
+        if let Some(hba) = &options.hba {
+            write_owned(&data.join("pg_hba.conf"), hba)?;
+        }
+        if let Some(tls) = &options.tls {
+            let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+            write_owned(&cert, &tls.cert_pem)?;
+            write_owned(&key, &tls.key_pem)?;
+            extra = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            );
+        }
 
         // A port can be taken between choosing and binding it; try a few.
         let mut last_error = None;
@@ -72,7 +106,7 @@ impl Cluster {
             let options = format!(
                 "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off \
                  -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-                 -c shared_buffers=128MB",
+                 -c shared_buffers=128MB{extra}",
                 dir.display()
             );
             let mut start = pg_command(&pg_ctl);
@@ -196,6 +230,24 @@ fn pg_binary(name: &'static str) -> Result<PathBuf, ClusterError> {
         .pop()
         .map(|(_, p)| p)
         .ok_or(ClusterError::MissingBinary(name))
+}
+
+/// Writes a file the server reads: owned by the server's user, readable by it alone (the
+/// server refuses a key file others can read).
+fn write_owned(path: &Path, contents: &str) -> Result<(), ClusterError> {
+    use std::os::unix::fs::PermissionsExt;
+    let failed = |e: std::io::Error| ClusterError::Command {
+        what: format!("writing {}", path.display()),
+        detail: e.to_string(),
+    };
+    std::fs::write(path, contents).map_err(failed)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    if is_root() {
+        let mut chown = Command::new("chown");
+        chown.arg("postgres:postgres").arg(path);
+        run(chown, "chown of a cluster file to postgres")?;
+    }
+    Ok(())
 }
 
 fn is_root() -> bool {

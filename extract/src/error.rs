@@ -1,7 +1,7 @@
 //! What can go wrong in an extract run, with the context an operator needs.
 
 use etl_shared::catalog::Drift;
-use etl_shared::error::postgres_error_kind;
+use etl_shared::error::{describe_postgres, postgres_error_kind};
 use etl_shared::store::StoreError;
 use etl_shared::watermark::WatermarkError;
 use etl_shared::{Classify, DbError, ErrorKind};
@@ -11,7 +11,7 @@ use thiserror::Error;
 pub enum ExtractError {
     #[error(transparent)]
     Connect(#[from] DbError),
-    #[error("extract failed while {step}: {source}")]
+    #[error("extract failed while {step}: {}", describe_postgres(source))]
     Query {
         step: String,
         #[source]

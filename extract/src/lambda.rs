@@ -2,8 +2,9 @@
 //! up or the invocation nears its deadline.
 //!
 //! Everything that can be built once is built at cold start ([`Handler::new`]): the landing
-//! store's S3 client, the alert sink, the source URL (read from Secrets Manager once) and the
-//! source connection, which later invocations reuse while it stays open.
+//! store's S3 client, the alert sink, the source URL (read from Secrets Manager, and again only
+//! when the server refuses the password after a rotation) and the source connection, which
+//! later invocations reuse while it stays open.
 
 use std::time::SystemTime;
 
@@ -13,8 +14,9 @@ use etl_shared::config::{Config, LANDING};
 use etl_shared::lambda::{
     Failure, alert_and_fail, cold_start_failed, required_store, stop_taking_work_at,
 };
+use etl_shared::secrets::DatabaseUrl;
 use etl_shared::store::ObjectStore;
-use etl_shared::{secrets, telemetry};
+use etl_shared::telemetry;
 use serde_json::{Value, json};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::Client;
@@ -26,13 +28,16 @@ use crate::run::{ExtractOptions, ExtractOutcome, extract};
 pub const APPLICATION_NAME: &str = "etl-extract";
 
 /// A source connection: how the Lambda and the local runner both connect.
-pub async fn connect(url: &str, timeout: std::time::Duration) -> Result<Client, ExtractError> {
-    Ok(etl_shared::db::connect("source", url, APPLICATION_NAME, timeout).await?)
+pub async fn connect(
+    url: &DatabaseUrl,
+    timeout: std::time::Duration,
+) -> Result<Client, ExtractError> {
+    Ok(url.connect("source", APPLICATION_NAME, timeout).await?)
 }
 
 pub struct Handler {
     config: Config,
-    source_url: String,
+    source_url: DatabaseUrl,
     landing: Box<dyn ObjectStore>,
     alerts: Box<dyn AlertSink>,
     source: Mutex<Option<Client>>,
@@ -46,7 +51,7 @@ impl Handler {
         let result = async {
             let landing = required_store(config.landing.as_ref(), LANDING, sdk)?;
             let source = config.source().map_err(|e| Failure::of(&e))?;
-            let source_url = secrets::database_url(source, sdk)
+            let source_url = DatabaseUrl::resolve(source, sdk)
                 .await
                 .map_err(|e| Failure::of(&e))?;
             Ok::<_, Failure>((landing, source_url))

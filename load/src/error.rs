@@ -1,6 +1,6 @@
 //! What can go wrong in a load run.
 
-use etl_shared::error::postgres_error_kind;
+use etl_shared::error::{describe_postgres, postgres_error_kind};
 use etl_shared::manifest::ManifestError;
 use etl_shared::store::StoreError;
 use etl_shared::{Classify, DbError, ErrorKind};
@@ -28,7 +28,10 @@ pub enum LoadError {
         column: String,
         reason: String,
     },
-    #[error("loading run {run_id} failed while {step}: {source}")]
+    #[error(
+        "loading run {run_id} failed while {step}: {}",
+        describe_postgres(source)
+    )]
     Query {
         run_id: String,
         step: String,

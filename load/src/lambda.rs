@@ -1,10 +1,11 @@
 //! The load Lambda: invoked by the processed bucket's notifications for `manifests/`, it merges
 //! every announced run into the warehouse.
 //!
-//! The store's S3 client, the alert sink, the warehouse URL (from Secrets Manager) and the
-//! warehouse connection, with the migrations applied, are set up at cold start and reused by
-//! later invocations while the connection stays open. Reserved concurrency 1 (Terraform) keeps
-//! loads from queueing on the advisory lock; the lock keeps them correct regardless.
+//! The store's S3 client, the alert sink, the warehouse URL (from Secrets Manager, read again
+//! after a refused password) and the warehouse connection, with the migrations applied, are set
+//! up at cold start and reused by later invocations while the connection stays open. Concurrent
+//! loads are correct under the advisory lock; a reserved concurrency of 1 (Terraform's
+//! `reserved_concurrency`, off by default) only keeps them from queueing on it.
 
 use etl_shared::alert::{self, AlertSink};
 use etl_shared::config::{Config, PROCESSED};
@@ -13,7 +14,7 @@ use etl_shared::lambda::{
     Failure, alert_and_fail, cold_start_failed, prefix_of, report_runs, required_store,
 };
 use etl_shared::manifest::Stage;
-use etl_shared::secrets;
+use etl_shared::secrets::DatabaseUrl;
 use etl_shared::store::ObjectStore;
 use serde_json::{Value, json};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
@@ -27,8 +28,8 @@ pub const APPLICATION_NAME: &str = "etl-load";
 
 /// A warehouse connection with the migrations applied: how the Lambda and the local runner
 /// both connect.
-pub async fn connect(url: &str, timeout: std::time::Duration) -> Result<Client, LoadError> {
-    let mut client = etl_shared::db::connect("warehouse", url, APPLICATION_NAME, timeout).await?;
+pub async fn connect(url: &DatabaseUrl, timeout: std::time::Duration) -> Result<Client, LoadError> {
+    let mut client = url.connect("warehouse", APPLICATION_NAME, timeout).await?;
     let applied = crate::migrate(&mut client).await?;
     if !applied.is_empty() {
         tracing::info!(migrations = applied.join(", "), "warehouse migrated");
@@ -38,7 +39,7 @@ pub async fn connect(url: &str, timeout: std::time::Duration) -> Result<Client, 
 
 pub struct Handler {
     config: Config,
-    warehouse_url: String,
+    warehouse_url: DatabaseUrl,
     processed: Box<dyn ObjectStore>,
     processed_prefix: String,
     alerts: Box<dyn AlertSink>,
@@ -53,7 +54,7 @@ impl Handler {
         let result = async {
             let processed = required_store(config.processed.as_ref(), PROCESSED, sdk)?;
             let warehouse = config.warehouse().map_err(|e| Failure::of(&e))?;
-            let url = secrets::database_url(warehouse, sdk)
+            let url = DatabaseUrl::resolve(warehouse, sdk)
                 .await
                 .map_err(|e| Failure::of(&e))?;
             Ok::<_, Failure>((processed, url))

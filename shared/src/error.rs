@@ -21,17 +21,61 @@ pub trait Classify {
 
 /// An error and its `source()` chain, outermost first, each text once: thiserror messages often
 /// embed their source, which is then not repeated.
+///
+/// Postgres errors are described by [`describe_postgres`]: their DETAIL can quote row values,
+/// and these texts go into alerts and quarantine records.
 pub fn chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut chain = vec![error.to_string()];
+    let mut chain = vec![text_of(error)];
     let mut source = error.source();
     while let Some(e) = source {
-        let text = e.to_string();
+        let text = text_of(e);
         if !chain.iter().any(|outer| outer.contains(&text)) {
             chain.push(text);
         }
         source = e.source();
     }
     chain
+}
+
+fn text_of(error: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(pg) = error.downcast_ref::<tokio_postgres::Error>() {
+        return describe_postgres(pg);
+    }
+    match error.downcast_ref::<tokio_postgres::error::DbError>() {
+        Some(db) => describe_db_error(db),
+        None => error.to_string(),
+    }
+}
+
+/// A Postgres error without its DETAIL and HINT, which quote row values ("Failing row contains
+/// (...)", "Key (id)=(5) already exists"): the server's message, the SQLSTATE and the objects
+/// it names. Errors that did not come from the server (a closed connection) are as they are.
+pub fn describe_postgres(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("db error: {}", describe_db_error(db)),
+        None => error.to_string(),
+    }
+}
+
+fn describe_db_error(db: &tokio_postgres::error::DbError) -> String {
+    let mut text = format!(
+        "{}: {} (SQLSTATE {}",
+        db.severity(),
+        db.message(),
+        db.code().code()
+    );
+    let named = [
+        ("table", db.table()),
+        ("column", db.column()),
+        ("constraint", db.constraint()),
+    ];
+    for (what, name) in named {
+        if let Some(name) = name {
+            text.push_str(&format!(", {what} {name}"));
+        }
+    }
+    text.push(')');
+    text
 }
 
 /// A configuration value is missing or unusable.
@@ -72,8 +116,9 @@ pub enum DbError {
         source: tokio_postgres::Error,
     },
     #[error(
-        "cannot connect to the {role} database at {url} within {timeout_secs}s: {source} \
-         (is the server running and the URL right?)"
+        "cannot connect to the {role} database at {url} within {timeout_secs}s: {} \
+         (is the server running and the URL right?)",
+        describe_postgres(source)
     )]
     Connect {
         role: &'static str,
@@ -91,15 +136,39 @@ pub enum DbError {
         url: String,
         timeout_secs: u64,
     },
+    #[error("{role} database URL {url} has unusable TLS parameters: {problem}")]
+    BadTlsParameters {
+        role: &'static str,
+        url: String,
+        problem: String,
+    },
+    #[error("refusing the {role} database at {url}: {problem}")]
+    Certificate {
+        role: &'static str,
+        url: String,
+        problem: String,
+    },
     #[error("cannot set up TLS for the {role} database: {message}")]
     Tls { role: &'static str, message: String },
+    #[error("the {role} database refused the password, and its secret could not be read again")]
+    Credentials {
+        role: &'static str,
+        #[source]
+        source: crate::secrets::SecretError,
+    },
 }
 
 impl Classify for DbError {
     fn kind(&self) -> ErrorKind {
         match self {
-            DbError::BadUrl { .. } | DbError::Tls { .. } => ErrorKind::Permanent,
+            // A certificate that does not verify is a configuration to fix or an attack to
+            // look at: a person must, retries cannot.
+            DbError::BadUrl { .. }
+            | DbError::BadTlsParameters { .. }
+            | DbError::Certificate { .. }
+            | DbError::Tls { .. } => ErrorKind::Permanent,
             DbError::Connect { .. } | DbError::Timeout { .. } => ErrorKind::Retryable,
+            DbError::Credentials { source, .. } => source.kind(),
         }
     }
 }

@@ -1,20 +1,31 @@
 //! Database credentials from AWS Secrets Manager, in the JSON shape RDS uses for its managed
-//! secrets: `{"engine": "postgres", "host": ..., "port": 5432, "username": ..., "password": ...,
-//! "dbname": ...}`, plus an optional `"sslmode"` (`disable`, `prefer` or `require`).
+//! secrets (docs/security.md has the exact document):
 //!
-//! A secret becomes a connection URL once, at cold start. Nothing here ever puts the secret's
-//! text, or any of its values but the host, into an error: a malformed secret is reported by
-//! the field that is wrong.
+//! `{"engine": "postgres", "host": ..., "port": 5432, "username": ..., "password": ...,
+//! "dbname": ..., "sslmode": "verify-full", "sslrootcert": ..., "channel_binding": ...}`
+//!
+//! `sslmode` defaults to `verify-full` and must verify or at least encrypt (`require`,
+//! `verify-ca`, `verify-full`): a secret is how the cloud stack connects, over networks we do
+//! not own, so `disable` (and `prefer`, which an attacker turns into `disable`) are refused.
+//! Without `sslrootcert` the built-in Amazon RDS CA bundle is trusted (`db::tls`).
+//!
+//! A secret becomes a connection URL at cold start and again whenever the server refuses the
+//! password ([`DatabaseUrl::connect`]), so a rotation needs no redeploy. Nothing here ever puts
+//! the secret's text, or any of its values but the host, into an error: a malformed secret is
+//! reported by the field that is wrong.
 
 use serde_json::Value;
 use thiserror::Error;
+use tokio::sync::Mutex;
+use tokio_postgres::Client;
 
 use crate::config::DatabaseLocator;
-use crate::error::{Classify, ErrorKind};
+use crate::db::tls::SslMode;
+use crate::error::{Classify, DbError, ErrorKind};
 
-/// TLS mode of a secret that does not name one: RDS accepts it, and it never sends a password
-/// in clear text.
-pub const DEFAULT_SECRET_SSLMODE: &str = "require";
+/// TLS mode of a secret that does not name one: the server's certificate is checked against
+/// the RDS CAs and its name against the secret's host.
+pub const DEFAULT_SECRET_SSLMODE: SslMode = SslMode::VerifyFull;
 
 #[derive(Debug, Error)]
 pub enum SecretError {
@@ -26,7 +37,7 @@ pub enum SecretError {
     },
     #[error(
         "secret {arn} is not usable: {problem} (expected RDS JSON: host, port, username, \
-         password, optional dbname and sslmode)"
+         password, optional dbname, sslmode, sslrootcert and channel_binding; docs/security.md)"
     )]
     Malformed { arn: String, problem: String },
 }
@@ -80,21 +91,48 @@ pub fn url_from_secret(arn: &str, secret: &str) -> Result<String, SecretError> {
     };
     // libpq's default: a database named like the user.
     let dbname = text("dbname")?.unwrap_or_else(|| username.clone());
-    let sslmode = text("sslmode")?.unwrap_or_else(|| DEFAULT_SECRET_SSLMODE.to_owned());
-    if !matches!(sslmode.as_str(), "disable" | "prefer" | "require") {
+    let sslmode = match text("sslmode")? {
+        None => DEFAULT_SECRET_SSLMODE,
+        Some(mode) => match SslMode::parse(&mode) {
+            Some(SslMode::Disable | SslMode::Prefer) => {
+                return Err(malformed(format!(
+                    "\"sslmode\" is {mode:?}, which can send the password in clear text; use \
+                     verify-full (the default), verify-ca or require"
+                )));
+            }
+            Some(mode) => mode,
+            None => {
+                return Err(malformed(format!(
+                    "\"sslmode\" is {mode:?}; use verify-full (the default), verify-ca or require"
+                )));
+            }
+        },
+    };
+    let channel_binding = text("channel_binding")?;
+    if let Some(binding) = &channel_binding
+        && !matches!(binding.as_str(), "disable" | "prefer" | "require")
+    {
         return Err(malformed(format!(
-            "\"sslmode\" is {sslmode:?}; use disable, prefer or require"
+            "\"channel_binding\" is {binding:?}; use prefer (the default), require or disable"
         )));
     }
     if host.contains(['/', '@', '?', '#']) {
         return Err(malformed("\"host\" must be a host name or address".into()));
     }
-    Ok(format!(
-        "postgres://{}:{}@{host}:{port}/{}?sslmode={sslmode}",
+    let mut url = format!(
+        "postgres://{}:{}@{host}:{port}/{}?sslmode={}",
         encode(&username),
         encode(&password),
-        encode(&dbname)
-    ))
+        encode(&dbname),
+        sslmode.as_str()
+    );
+    if let Some(root) = text("sslrootcert")? {
+        url.push_str(&format!("&sslrootcert={}", encode(&root)));
+    }
+    if let Some(binding) = channel_binding {
+        url.push_str(&format!("&channel_binding={binding}"));
+    }
+    Ok(url)
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
@@ -116,10 +154,13 @@ pub async fn database_url(
     locator: &DatabaseLocator,
     sdk: &aws_config::SdkConfig,
 ) -> Result<String, SecretError> {
-    let arn = match locator {
-        DatabaseLocator::Url(url) => return Ok(url.clone()),
-        DatabaseLocator::SecretArn(arn) => arn,
-    };
+    match locator {
+        DatabaseLocator::Url(url) => Ok(url.clone()),
+        DatabaseLocator::SecretArn(arn) => read_secret(arn, sdk).await,
+    }
+}
+
+async fn read_secret(arn: &str, sdk: &aws_config::SdkConfig) -> Result<String, SecretError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
         .get_secret_value()
@@ -136,16 +177,93 @@ pub async fn database_url(
                 _ => true,
             };
             SecretError::Fetch {
-                arn: arn.clone(),
+                arn: arn.to_owned(),
                 message: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
                 retryable,
             }
         })?;
     let secret = out.secret_string().ok_or_else(|| SecretError::Malformed {
-        arn: arn.clone(),
+        arn: arn.to_owned(),
         problem: "the secret has no string value (a binary secret?)".into(),
     })?;
     url_from_secret(arn, secret)
+}
+
+/// A database's connection URL that follows its secret.
+///
+/// The secret is read once when this is made and read again only when the server refuses the
+/// password (SQLSTATE 28P01), which is what a rotation looks like to a warm Lambda: the next
+/// connection then uses the new password, with no redeploy and no read per invocation.
+#[derive(Debug)]
+pub struct DatabaseUrl {
+    secret: Option<(String, aws_config::SdkConfig)>,
+    current: Mutex<String>,
+}
+
+impl DatabaseUrl {
+    /// A URL given as such: nothing to refresh.
+    pub fn fixed(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl {
+            secret: None,
+            current: Mutex::new(url.into()),
+        }
+    }
+
+    /// The URL `locator` names, reading its secret now when it is one.
+    pub async fn resolve(
+        locator: &DatabaseLocator,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<DatabaseUrl, SecretError> {
+        match locator {
+            DatabaseLocator::Url(url) => Ok(DatabaseUrl::fixed(url.clone())),
+            DatabaseLocator::SecretArn(arn) => Ok(DatabaseUrl {
+                current: Mutex::new(read_secret(arn, sdk).await?),
+                secret: Some((arn.clone(), sdk.clone())),
+            }),
+        }
+    }
+
+    /// The URL connections use now.
+    pub async fn current(&self) -> String {
+        self.current.lock().await.clone()
+    }
+
+    /// Connects (see [`crate::db::connect`]); a refused password re-reads the secret and, when
+    /// it changed, tries once more with the new one.
+    pub async fn connect(
+        &self,
+        role: &'static str,
+        application_name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Client, DbError> {
+        let tried = self.current().await;
+        let error = match crate::db::connect(role, &tried, application_name, timeout).await {
+            Ok(client) => return Ok(client),
+            Err(error) => error,
+        };
+        let Some((arn, sdk)) = &self.secret else {
+            return Err(error);
+        };
+        if !crate::db::password_rejected(&error) {
+            return Err(error);
+        }
+        let retry = {
+            let mut current = self.current.lock().await;
+            // Another connection may have refreshed it meanwhile.
+            if *current == tried {
+                let fresh = read_secret(arn, sdk)
+                    .await
+                    .map_err(|source| DbError::Credentials { role, source })?;
+                if fresh == tried {
+                    return Err(error);
+                }
+                tracing::info!(role, secret = %arn, "password refused; connecting with the secret's new value");
+                *current = fresh;
+            }
+            current.clone()
+        };
+        crate::db::connect(role, &retry, application_name, timeout).await
+    }
 }
 
 #[cfg(test)]
@@ -164,16 +282,26 @@ mod tests {
         .unwrap();
         assert_eq!(
             url,
-            "postgres://etl:p%40ss%3Aw%2Frd%3F@db.example:5433/warehouse?sslmode=require"
+            "postgres://etl:p%40ss%3Aw%2Frd%3F@db.example:5433/warehouse?sslmode=verify-full"
         );
-        let parsed: tokio_postgres::Config = url.parse().unwrap();
+        let driver = crate::db::tls::split(&url).unwrap().driver;
+        let parsed: tokio_postgres::Config = driver.parse().unwrap();
         assert_eq!(parsed.get_password(), Some("p@ss:w/rd?".as_bytes()));
         let url = url_from_secret(
             ARN,
-            r#"{"host":"h","port":"5432","username":"u","password":"x","sslmode":"disable"}"#,
+            r#"{"host":"h","port":"5432","username":"u","password":"x","sslmode":"require",
+                "sslrootcert":"/var/task/ca.pem","channel_binding":"require"}"#,
         )
         .unwrap();
-        assert_eq!(url, "postgres://u:x@h:5432/u?sslmode=disable");
+        assert_eq!(
+            url,
+            "postgres://u:x@h:5432/u?sslmode=require&sslrootcert=%2Fvar%2Ftask%2Fca.pem&channel_binding=require"
+        );
+        let tls = crate::db::tls::split(&url).unwrap();
+        assert_eq!(
+            tls.roots,
+            crate::db::tls::RootCerts::File("/var/task/ca.pem".into())
+        );
     }
 
     #[test]
@@ -192,6 +320,18 @@ mod tests {
             (
                 r#"{"host":"h","username":"u","password":"hunter2","sslmode":"verify"}"#,
                 "sslmode",
+            ),
+            (
+                r#"{"host":"h","username":"u","password":"hunter2","sslmode":"disable"}"#,
+                "clear text",
+            ),
+            (
+                r#"{"host":"h","username":"u","password":"hunter2","sslmode":"prefer"}"#,
+                "clear text",
+            ),
+            (
+                r#"{"host":"h","username":"u","password":"hunter2","channel_binding":"x"}"#,
+                "channel_binding",
             ),
         ];
         for (secret, expected) in cases {

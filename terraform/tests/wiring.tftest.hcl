@@ -181,12 +181,65 @@ run "wiring" {
     error_message = "functions publish only to the alert topic"
   }
 
+  # Keys, trust and transport.
+  assert {
+    condition = alltrue([
+      for f in ["extract", "transform", "load"] :
+      [for st in jsondecode(aws_iam_role_policy.function[f].policy).Statement : st.Condition.StringEquals["kms:ViaService"] if st.Sid == "DataKey"][0]
+      == [for svc in ["s3", "sns", "sqs", "secretsmanager", "lambda"] : "${svc}.eu-west-2.amazonaws.com"]
+    ])
+    error_message = "functions may use the pipeline's key only through the services that encrypt with it"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for f in ["extract", "transform", "load"] : [
+        for st in jsondecode(aws_iam_role_policy.function[f].policy).Statement : !contains(st.Action, "s3:DeleteObject")
+      ]
+    ]))
+    error_message = "no function deletes objects (replays clear quarantine records from the operator's CLI)"
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.scheduler.assume_role_policy).Statement[0].Condition.ArnLike["aws:SourceArn"] == "arn:aws:scheduler:eu-west-2:123456789012:schedule/default/totesys-etl-test-extract"
+    error_message = "only the extract schedule may assume the scheduler role"
+  }
+  assert {
+    condition = [
+      for st in jsondecode(aws_sns_topic_policy.alerts.policy).Statement :
+      [st.Effect, st.Action, st.Condition.Bool["aws:SecureTransport"]] if st.Sid == "DenyInsecureTransport"
+    ] == [["Deny", "sns:Publish", "false"]]
+    error_message = "the alert topic must refuse publishing over plain HTTP"
+  }
+  assert {
+    condition = [
+      for st in jsondecode(aws_sns_topic_policy.alerts.policy).Statement :
+      st.Condition.ArnLike["aws:SourceArn"] if st.Sid == "AlarmsPublish"
+    ] == ["arn:aws:cloudwatch:eu-west-2:123456789012:alarm:totesys-etl-test-*"]
+    error_message = "only this deployment's alarms may publish to the alert topic"
+  }
+  assert {
+    condition = alltrue([
+      for b in ["landing", "processed", "access_logs"] : aws_s3_bucket_ownership_controls.this[b].rule[0].object_ownership == "BucketOwnerEnforced"
+    ])
+    error_message = "every bucket must enforce bucket-owner ownership (ACLs off)"
+  }
+  assert {
+    condition = alltrue([
+      for st in jsondecode(aws_kms_key.etl.policy).Statement :
+      can(st.Condition) if st.Sid != "AccountAdministers"
+    ])
+    error_message = "every service statement of the key policy must be conditioned (source account, service or context)"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.extract.state == "ENABLED"
+    error_message = "the schedule is created enabled (later applies leave its state to etl schedule)"
+  }
+
   # Ordering and retries.
   assert {
     condition = alltrue([
-      for f in ["extract", "transform", "load"] : aws_lambda_function.this[f].reserved_concurrent_executions == 1
+      for f in ["extract", "transform", "load"] : aws_lambda_function.this[f].reserved_concurrent_executions != 1
     ])
-    error_message = "reserved concurrency must be 1"
+    error_message = "no concurrency is reserved unless var.reserved_concurrency asks (low-quota accounts refuse it)"
   }
   assert {
     condition = alltrue([
@@ -241,5 +294,71 @@ run "existing_secrets_are_referenced_not_created" {
   assert {
     condition     = aws_lambda_function.this["extract"].environment[0].variables["ETL_SOURCE_SECRET_ARN"] == "arn:aws:secretsmanager:eu-west-2:123456789012:secret:totesys-AbCdEf"
     error_message = "extract must read the given source secret"
+  }
+}
+
+run "reserved_concurrency_is_opt_in" {
+  command = plan
+
+  variables {
+    reserved_concurrency = { extract = 1, load = 1 }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["extract"].reserved_concurrent_executions == 1 && aws_lambda_function.this["load"].reserved_concurrent_executions == 1
+    error_message = "reserved_concurrency must reach the functions it names"
+  }
+}
+
+run "functions_in_a_vpc_get_network_permissions_not_every_log_group" {
+  command = apply
+
+  variables {
+    subnet_ids         = ["subnet-0123456789abcdef0"]
+    security_group_ids = ["sg-0123456789abcdef0"]
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy.vpc) == 3
+    error_message = "each function in a VPC needs its network permissions"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for f in ["extract", "transform", "load"] : [
+        for st in jsondecode(aws_iam_role_policy.vpc[f].policy).Statement : [
+          for a in st.Action : startswith(a, "ec2:")
+        ]
+      ]
+    ]))
+    error_message = "the VPC policy grants network actions only (no logs on every log group)"
+  }
+  assert {
+    condition = contains(
+      [for st in jsondecode(aws_iam_role_policy.vpc["extract"].policy).Statement : st.Resource if st.Sid == "CreateInterfacesInOwnSubnets"][0],
+      "arn:aws:ec2:eu-west-2:123456789012:subnet/subnet-0123456789abcdef0"
+    )
+    error_message = "interfaces are created only in the configured subnets"
+  }
+}
+
+run "secrets_under_their_own_key" {
+  command = plan
+
+  variables {
+    source_secret_arn    = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:totesys-AbCdEf"
+    warehouse_secret_arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:warehouse-AbCdEf"
+    secrets_kms_key_arn  = "arn:aws:kms:eu-west-2:123456789012:key/11111111-1111-1111-1111-111111111111"
+  }
+
+  assert {
+    condition = alltrue([
+      for f in ["extract", "load"] :
+      [for st in jsondecode(aws_iam_role_policy.function[f].policy).Statement : st.Condition.StringEquals["kms:ViaService"] if st.Sid == "SecretKey"][0] == "secretsmanager.eu-west-2.amazonaws.com"
+    ])
+    error_message = "extract and load may decrypt their secret's key, through Secrets Manager only"
+  }
+  assert {
+    condition     = length([for st in jsondecode(aws_iam_role_policy.function["transform"].policy).Statement : st if st.Sid == "SecretKey"]) == 0
+    error_message = "transform reads no secret"
   }
 }

@@ -34,8 +34,9 @@ impl Moto {
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
-                    "cannot start moto_server ({e}): install it with `pip install 'moto[server]'` \
-                     (make test does this for you)"
+                    "cannot start moto_server ({e}): run the tests with `make test`, which \
+                     installs it into the project's .venv (scripts/ensure-tools.sh moto) and puts \
+                     .venv/bin on PATH"
                 )
             });
         let mut moto = Moto { child, port };

@@ -4,7 +4,8 @@
 //! Otherwise the first test that asks starts a throwaway cluster for the whole test process:
 //! `initdb` + `pg_ctl` found on PATH or under `/usr/lib/postgresql/*/bin`, run as the `postgres`
 //! system user when we are root (initdb and postgres refuse root), listening on a free loopback
-//! port with `fsync=off`. It is stopped and deleted when the process exits, and a cluster left
+//! port with `fsync=off`, serving TLS with a certificate of the harness's test CA
+//! ([`crate::tls`]). It is stopped and deleted when the process exits, and a cluster left
 //! behind by a killed test process is cleaned up by the next one.
 //!
 //! Each test asks for its own databases ([`TestDatabase`]) and they are dropped when it ends,
@@ -13,7 +14,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use etl_cli::pgcluster::{Cluster, process_alive};
+use etl_cli::pgcluster::{Cluster, ClusterOptions, process_alive};
 use tokio_postgres::NoTls;
 
 /// The environment variable naming an existing server to test against.
@@ -180,7 +181,13 @@ pub async fn drop_stale_databases() {
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
 fn start_cluster() -> Result<Server, String> {
-    let cluster = Cluster::start(CLUSTER_PREFIX).map_err(|e| e.to_string())?;
+    // TLS on, as on any production server, with a certificate of the test CA; authentication
+    // stays trust, so roles need no password (tests of passwords use `crate::tls::server`).
+    let options = ClusterOptions {
+        tls: Some(crate::tls::pki().server_tls().clone()),
+        hba: None,
+    };
+    let cluster = Cluster::start_with(CLUSTER_PREFIX, &options).map_err(|e| e.to_string())?;
     let admin_url = url::Url::parse(&cluster.url("postgres")).map_err(|e| e.to_string())?;
     CLUSTER
         .set(cluster)

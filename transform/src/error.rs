@@ -16,11 +16,19 @@ pub enum TransformError {
     PartMissing { key: String },
     #[error(transparent)]
     PartMismatch(#[from] etl_shared::manifest::PartMismatch),
-    #[error("{key} line {line}{}: {reason}", column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default())]
+    /// A line of a landing part that cannot be read. Its position (line, column) and the row's
+    /// primary key say where; `reason` never quotes a value (alerts reach inboxes).
+    #[error(
+        "{key} line {line}{}: {reason}{}",
+        column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(),
+        row.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+    )]
     BadValue {
         key: String,
         line: u64,
         column: Option<String>,
+        /// `<primary key> <id>`, when the line has a readable one.
+        row: Option<String>,
         reason: String,
     },
     #[error(

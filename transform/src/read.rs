@@ -119,14 +119,26 @@ impl SourceRows {
         line: u64,
         text: &str,
     ) -> Result<Map<String, Value>, TransformError> {
+        let malformed = |reason: String| TransformError::BadValue {
+            key: key.to_owned(),
+            line,
+            column: None,
+            row: None,
+            reason,
+        };
+        let object: Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| malformed(format!("not a JSON object ({})", json_problem(&e))))?;
+        let row = object
+            .get(self.table.primary_key)
+            .and_then(Value::as_i64)
+            .map(|id| format!("{} {id}", self.table.primary_key));
         let bad = |column: Option<&str>, reason: String| TransformError::BadValue {
             key: key.to_owned(),
             line,
             column: column.map(str::to_owned),
+            row: row.clone(),
             reason,
         };
-        let object: Map<String, Value> =
-            serde_json::from_str(text).map_err(|e| bad(None, format!("not a JSON object: {e}")))?;
         if let Some(extra) = object.keys().find(|k| self.table.column(k).is_none()) {
             return Err(bad(
                 Some(extra),
@@ -134,6 +146,7 @@ impl SourceRows {
             ));
         }
         // Parse the whole line before appending, so a rejected line leaves no partial row.
+        // Reasons name what was found (a JSON type, a digit count), never the value itself.
         let mut parsed = Vec::with_capacity(self.parses.len());
         for (column, parse) in self.table.columns.iter().zip(&self.parses) {
             let at = Some(column.name);
@@ -147,49 +160,53 @@ impl SourceRows {
                 parsed.push(Cell::Null);
                 continue;
             }
+            let found = json_kind(value);
             let cell = match parse {
                 Parse::Int => Cell::Int(
                     value
                         .as_i64()
                         .and_then(|n| i32::try_from(n).ok())
-                        .ok_or_else(|| bad(at, format!("{value} is not a 32-bit integer")))?,
+                        .ok_or_else(|| bad(at, format!("{found} is not a 32-bit integer")))?,
                 ),
                 Parse::Text => Cell::Text(
                     value
                         .as_str()
-                        .ok_or_else(|| bad(at, format!("{value} is not a string")))?
+                        .ok_or_else(|| bad(at, format!("{found} is not a string")))?
                         .to_owned(),
                 ),
                 Parse::Bool => Cell::Bool(
                     value
                         .as_bool()
-                        .ok_or_else(|| bad(at, format!("{value} is not a boolean")))?,
+                        .ok_or_else(|| bad(at, format!("{found} is not a boolean")))?,
                 ),
                 Parse::Scaled { precision, scale } => {
                     let text = value.as_str().ok_or_else(|| {
-                        bad(at, format!("{value}: numeric values must be JSON strings"))
+                        bad(at, format!("{found}: numeric values must be JSON strings"))
                     })?;
                     Cell::I64(parse_scaled(text, *precision, *scale).ok_or_else(|| {
                         bad(
                             at,
-                            format!("{text:?} is not a numeric({precision},{scale})"),
+                            format!(
+                                "not a numeric({precision},{scale}): {}",
+                                scaled_problem(text, *precision, *scale)
+                            ),
                         )
                     })?)
                 }
                 Parse::Micros => {
                     let text = value
                         .as_str()
-                        .ok_or_else(|| bad(at, format!("{value} is not a timestamp string")))?;
+                        .ok_or_else(|| bad(at, format!("{found} is not a timestamp string")))?;
                     Cell::I64(parse_micros(text).ok_or_else(|| {
-                        bad(at, format!("{text:?} is not an RFC 3339 UTC timestamp"))
+                        bad(at, "a string that is not an RFC 3339 UTC timestamp".into())
                     })?)
                 }
                 Parse::Days => {
                     let text = value
                         .as_str()
-                        .ok_or_else(|| bad(at, format!("{value} is not a date string")))?;
+                        .ok_or_else(|| bad(at, format!("{found} is not a date string")))?;
                     Cell::Int(parse_days(text).ok_or_else(|| {
-                        bad(at, format!("{text:?} is not a valid YYYY-MM-DD date"))
+                        bad(at, "a string that is not a valid YYYY-MM-DD date".into())
                     })?)
                 }
             };
@@ -239,6 +256,51 @@ impl SourceRows {
 /// Parses a decimal string into an integer count of `10^-scale` units, refusing anything that
 /// does not fit `numeric(precision, scale)` exactly (more fraction digits, too many digits,
 /// exponents, signs in odd places).
+/// What kind of JSON value this is, for messages that must not quote it.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a fractional number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Where a line stops being a JSON object, without quoting it (serde's messages can).
+fn json_problem(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Syntax => format!("malformed JSON at character {}", error.column()),
+        Category::Eof => "the line ends inside a JSON value".into(),
+        Category::Data => "valid JSON, but not an object".into(),
+        Category::Io => "unreadable".into(),
+    }
+}
+
+/// Why [`parse_scaled`] refused `text`, in counts rather than digits.
+fn scaled_problem(text: &str, precision: u32, scale: u32) -> String {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+        return "not a plain decimal number".into();
+    }
+    if fraction.len() > scale as usize {
+        return format!(
+            "{} digits after the decimal point, at most {scale}",
+            fraction.len()
+        );
+    }
+    format!(
+        "{} digits before the decimal point, at most {}",
+        whole.trim_start_matches('0').len(),
+        precision - scale
+    )
+}
+
 pub fn parse_scaled(text: &str, precision: u32, scale: u32) -> Option<i64> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -326,7 +388,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "k line 2, column currency_code: null in a NOT NULL column"
+            "k line 2, column currency_code: null in a NOT NULL column (currency_id 1)"
         );
         let err = rows
             .push_line("k", 3, &good.replace("}", ",\"extra\":1}"))

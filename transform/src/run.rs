@@ -240,6 +240,7 @@ fn parse_run(
             key: manifest_key(&manifest.run_id),
             line: 0,
             column: None,
+            row: None,
             reason: format!("the manifest names {name:?}, which is not a totesys table"),
         })?;
         let keeps_snapshot = SNAPSHOT_TABLES.contains(&table.name);
@@ -249,6 +250,7 @@ fn parse_run(
                 key: key.clone(),
                 line: 0,
                 column: None,
+                row: None,
                 reason: format!("not UTF-8: {e}"),
             })?;
             for (i, line) in text.lines().enumerate() {

@@ -13,6 +13,7 @@ use etl_shared::layout::RunId;
 use etl_shared::store::ObjectStore;
 use etl_tests::alerts::{AlertTopic, queue, receive};
 use etl_tests::lambdas::{Cloud, PREFIX, lambda_log_env, manifest_event, manifests};
+use etl_tests::tls::pki;
 use serde_json::Value;
 
 use crate::reconcile::assert_warehouse_reconciles;
@@ -311,7 +312,7 @@ async fn database_credentials_come_from_secrets_manager() {
         }
     };
     let rds = |sslmode: &str, password: &str| {
-        serde_json::json!({
+        let mut secret = serde_json::json!({
             "engine": "postgres",
             "host": url.host_str().unwrap(),
             "port": url.port().unwrap_or(5432),
@@ -320,11 +321,22 @@ async fn database_credentials_come_from_secrets_manager() {
             "password": password,
             "dbname": cloud.source.name,
             "sslmode": sslmode,
-        })
+        });
+        // The harness's own cluster has a certificate of the test CA.
+        if etl_tests::server().is_throwaway() {
+            secret["sslrootcert"] = pki().ca.display().to_string().into();
+        }
+        secret
     };
 
-    // A good secret: extract reads the source through it.
-    let arn = secret(rds("disable", "s3cr3t-pa55")).await;
+    // A good secret: extract reads the source through it, verifying the server's certificate
+    // on the harness's cluster (a given server's certificate is not ours: encrypted only).
+    let mode = if etl_tests::server().is_throwaway() {
+        "verify-full"
+    } else {
+        "require"
+    };
+    let arn = secret(rds(mode, "s3cr3t-pa55")).await;
     let config = Config {
         source: Some(DatabaseLocator::SecretArn(arn)),
         ..cloud.config(None)
@@ -352,8 +364,8 @@ async fn database_credentials_come_from_secrets_manager() {
     assert!(!failure.contains("hunter2"), "{failure}");
 
     // A secret that asks for TLS gets it from a server that offers it, and from one that does
-    // not, a connect error that says so (the harness's throwaway cluster has TLS off; a server
-    // given by ETL_TEST_DATABASE_URL may have it on).
+    // not, a connect error that says so (the harness's throwaway cluster has TLS on; a server
+    // given by ETL_TEST_DATABASE_URL may have it off).
     let arn = secret(rds("require", "hunter2-do-not-print")).await;
     let url = etl_shared::secrets::database_url(&DatabaseLocator::SecretArn(arn), &cloud.sdk)
         .await

@@ -161,7 +161,10 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
         what: "1e12 for a numeric(10,2)",
         stage: Stage::Transform,
         run,
-        fragment: r#"column payment_amount: "1000000000000.00" is not a numeric(10,2)"#.into(),
+        // The position and the row's key, never the value (alerts reach inboxes).
+        fragment: "line 1, column payment_amount: not a numeric(10,2): 13 digits before the \
+                   decimal point, at most 8 (payment_id 9006)"
+            .into(),
     });
 
     let (run, key) = spoiled_processed_run(processed, &history[0], "dim_design", |bytes| {
@@ -279,6 +282,10 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
         );
     }
     assert_eq!(published.len(), cases.len(), "{published:#?}");
+    // No alert quotes a value of the hostile rows (customer data must not reach inboxes).
+    for (_, body) in &published {
+        assert!(!body.contains("1000000000000"), "a value leaked: {body}");
+    }
 
     // The next good run goes through as if nothing had happened.
     let options = SimulateOptions {

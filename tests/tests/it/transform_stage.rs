@@ -258,7 +258,10 @@ async fn bad_input_fails_precisely_is_quarantined_and_blocks_nothing() {
         &[design_line(1), r#"{"design_id":2,"oops""#.to_string()],
     )
     .await;
-    cases.push((run, "line 2: not a JSON object"));
+    cases.push((
+        run,
+        "line 2: not a JSON object (the line ends inside a JSON value)",
+    ));
 
     let (run, _) = landing_run(
         &landing,
@@ -266,9 +269,10 @@ async fn bad_input_fails_precisely_is_quarantined_and_blocks_nothing() {
         &[payment_line(1, "2024-02-30", "1.00")],
     )
     .await;
+    // Messages name the position and the row's key, never the value.
     cases.push((
         run,
-        "line 1, column payment_date: \"2024-02-30\" is not a valid YYYY-MM-DD date",
+        "line 1, column payment_date: a string that is not a valid YYYY-MM-DD date (payment_id 1)",
     ));
 
     let (run, _) = landing_run(
@@ -279,7 +283,7 @@ async fn bad_input_fails_precisely_is_quarantined_and_blocks_nothing() {
     .await;
     cases.push((
         run,
-        "column payment_amount: \"1e12\" is not a numeric(10,2)",
+        "column payment_amount: not a numeric(10,2): not a plain decimal number (payment_id 1)",
     ));
 
     let (run, manifest) = landing_run(&landing, "design", &[design_line(3)]).await;
@@ -308,6 +312,9 @@ async fn bad_input_fails_precisely_is_quarantined_and_blocks_nothing() {
         let err = transform_run(run, &landing, &processed).await.unwrap_err();
         let message = err.to_string();
         assert!(message.contains(fragment), "{message} lacks {fragment:?}");
+        for value in ["2024-02-30", "1e12", "oops"] {
+            assert!(!message.contains(value), "a value leaked: {message}");
+        }
         assert!(processed.get(&manifest_key(run)).await.unwrap().is_none());
         let recorded = quarantine::error_of(&processed, run, Stage::Transform)
             .await
