@@ -1,4 +1,4 @@
-# Two buckets, one per stage output (ARCHITECTURE.md §3), and one for their access logs.
+# Two buckets, one per stage output (docs/architecture.md §4), and one for their access logs.
 
 resource "aws_s3_bucket" "landing" {
   bucket = "${local.name}-landing-${local.account_id}"

@@ -150,6 +150,19 @@ impl Local {
         Ok(load::lambda::connect(&url, self.config.connect_timeout).await?)
     }
 
+    /// A warehouse connection for commands that only look (`etl status`): no migrations, and
+    /// every transaction read-only, so looking can never change the warehouse.
+    pub async fn warehouse_read_only(&self) -> anyhow::Result<Client> {
+        let url = self.url(self.config.warehouse()?).await?;
+        let client = url
+            .connect("warehouse", "etl-status", self.config.connect_timeout)
+            .await?;
+        client
+            .batch_execute("SET default_transaction_read_only = on")
+            .await?;
+        Ok(client)
+    }
+
     pub fn extract_options(&self) -> ExtractOptions {
         ExtractOptions {
             row_budget: self.config.row_budget,

@@ -107,14 +107,24 @@ pub async fn status(local: &Local) -> anyhow::Result<Status> {
 
     let (load, loaded_ids) = match &local.config.warehouse {
         Some(_) => {
-            let client = local.warehouse().await?;
-            let rows = client
-                .query(
-                    "SELECT run_id, (SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(rows))::bigint, loaded_at \
-                     FROM etl_load_ledger ORDER BY run_id",
-                    &[],
-                )
-                .await?;
+            let client = local.warehouse_read_only().await?;
+            // A warehouse nothing has loaded into yet has no ledger: it is shown as such, not
+            // migrated into existence by a command that only looks.
+            let has_ledger: bool = client
+                .query_one("SELECT to_regclass('etl_load_ledger') IS NOT NULL", &[])
+                .await?
+                .get(0);
+            let rows = if has_ledger {
+                client
+                    .query(
+                        "SELECT run_id, (SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(rows))::bigint, loaded_at \
+                         FROM etl_load_ledger ORDER BY run_id",
+                        &[],
+                    )
+                    .await?
+            } else {
+                Vec::new()
+            };
             let lines: Vec<RunLine> = rows
                 .iter()
                 .map(|r| RunLine {

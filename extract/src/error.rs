@@ -1,10 +1,10 @@
 //! What can go wrong in an extract run, with the context an operator needs.
 
 use etl_shared::catalog::Drift;
-use etl_shared::error::{describe_postgres, postgres_error_kind};
+use etl_shared::error::{describe_postgres, postgres_disposition};
 use etl_shared::store::StoreError;
 use etl_shared::watermark::WatermarkError;
-use etl_shared::{Classify, DbError, ErrorKind};
+use etl_shared::{Classify, DbError, Disposition};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -46,13 +46,15 @@ impl ExtractError {
 }
 
 impl Classify for ExtractError {
-    fn kind(&self) -> ErrorKind {
+    fn disposition(&self) -> Disposition {
         match self {
-            ExtractError::Connect(e) => e.kind(),
-            ExtractError::Query { source, .. } => postgres_error_kind(source),
-            ExtractError::Drift(_) | ExtractError::ManifestExists { .. } => ErrorKind::Permanent,
-            ExtractError::Store { source, .. } => source.kind(),
-            ExtractError::Watermark(e) => e.kind(),
+            ExtractError::Connect(e) => e.disposition(),
+            ExtractError::Query { source, .. } => postgres_disposition(source),
+            // Extract has no input of its own to quarantine: a drifted source or a clash of
+            // run ids needs a person.
+            ExtractError::Drift(_) | ExtractError::ManifestExists { .. } => Disposition::Fail,
+            ExtractError::Store { source, .. } => source.disposition(),
+            ExtractError::Watermark(e) => e.disposition(),
         }
     }
 }

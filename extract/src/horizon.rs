@@ -1,5 +1,5 @@
 //! The safe horizon: how far a window may reach without skipping a row that is still being
-//! written (ARCHITECTURE.md §4).
+//! written (docs/architecture.md §5).
 //!
 //! A row's `last_updated` is its writer's transaction start (`now()`), rounded to the column's
 //! millisecond precision, so it can be up to half a millisecond *before* that start. A row that

@@ -1,5 +1,5 @@
 //! The extract stage: lands the totesys rows changed since the watermark as NDJSON parts plus a
-//! manifest in the landing store (ARCHITECTURE.md §4).
+//! manifest in the landing store (docs/architecture.md §5).
 //!
 //! Guarantees, each proven by a test in `tests/tests/it/extract.rs`:
 //! - every row committed in the source lands in some run, even when its transaction commits long

@@ -1,9 +1,9 @@
 //! What can go wrong in a load run.
 
-use etl_shared::error::{describe_postgres, postgres_error_kind};
+use etl_shared::error::{describe_postgres, postgres_disposition};
 use etl_shared::manifest::ManifestError;
 use etl_shared::store::StoreError;
-use etl_shared::{Classify, DbError, ErrorKind};
+use etl_shared::{Classify, DbError, Disposition};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -72,28 +72,30 @@ impl LoadError {
 }
 
 impl LoadError {
-    /// Whether the run's input is quarantined: permanent errors of the input itself, not the
-    /// warehouse rejecting a statement (a constraint or permission problem, fixed there).
+    /// Whether the run's input is quarantined: errors of the input itself, not the warehouse
+    /// rejecting a statement (a constraint or permission problem, fixed there).
     pub fn quarantines_input(&self) -> bool {
-        self.kind() == ErrorKind::Permanent && !matches!(self, LoadError::Query { .. })
+        self.disposition() == Disposition::QuarantineInput
     }
 }
 
 impl Classify for LoadError {
-    fn kind(&self) -> ErrorKind {
+    fn disposition(&self) -> Disposition {
         match self {
-            LoadError::Connect(e) => e.kind(),
-            LoadError::Query { source, .. } => postgres_error_kind(source),
-            LoadError::Store { source, .. } => source.kind(),
-            LoadError::Migrate(_) => ErrorKind::Retryable,
+            LoadError::Connect(e) => e.disposition(),
+            LoadError::Query { source, .. } => postgres_disposition(source),
+            LoadError::Store { source, .. } => source.disposition(),
+            LoadError::Migrate(_) => Disposition::RetryRunLater,
             LoadError::ManifestMissing { .. }
             | LoadError::Manifest(_)
             | LoadError::FileMissing { .. }
             | LoadError::FileMismatch(_)
             | LoadError::BadParquet { .. }
             | LoadError::BadColumn { .. }
-            | LoadError::Quarantined { .. }
-            | LoadError::DanglingReference { .. } => ErrorKind::Permanent,
+            | LoadError::Quarantined { .. } => Disposition::QuarantineInput,
+            // The inferred members should have made every reference resolve: our bug, not the
+            // input's.
+            LoadError::DanglingReference { .. } => Disposition::Fail,
         }
     }
 }

@@ -115,7 +115,6 @@ impl Handler {
             &results,
             self.alerts.as_ref(),
             self.processed.as_ref(),
-            LoadError::quarantines_input,
         )
         .await?;
         let (mut loaded, mut already) = (Vec::new(), Vec::new());

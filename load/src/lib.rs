@@ -1,5 +1,5 @@
 //! The load stage: merges processed runs into the Postgres warehouse, atomically and
-//! idempotently (ARCHITECTURE.md §6).
+//! idempotently (docs/architecture.md §7).
 //!
 //! - [`migrate`]: the warehouse DDL as refinery migrations, applied at start;
 //! - [`sql`]: staging, COPY and merge statements generated from the warehouse catalog;

@@ -1,5 +1,5 @@
 -- The totesys OLTP schema (Terrific Totes), as the real database has it.
--- Reference: shared/design/TOTESYS.md §1. Model it exactly: this is where pipelines break.
+-- Reference: docs/architecture.md §2. Model it exactly: this is where pipelines break.
 --   * every primary key is an integer fed by a sequence named <table>_<pk>_seq;
 --   * created_at / last_updated are timestamp(3) WITHOUT time zone, holding UTC;
 --     last_updated has no default: the application stamps it on every write;

@@ -1,5 +1,5 @@
 //! The alert port: one message per failed run, to SNS (email) in the cloud and to the log
-//! locally (ARCHITECTURE.md §7).
+//! locally (docs/architecture.md §8).
 //!
 //! An alert is written for a person reading email: the subject names the stage and the run and
 //! fits SNS's 100-character limit; the body has the whole error chain, whether a retry can help,

@@ -1,6 +1,6 @@
 //! The source-table catalog: what the totesys OLTP database is expected to look like.
 //!
-//! This is the one place the pipeline states the source contract (TOTESYS.md §1). The seed
+//! This is the one place the pipeline states the source contract (docs/architecture.md §2). The seed
 //! schema is tested against it, and extract compares the live `information_schema` with it
 //! before reading, so that schema drift fails loudly instead of silently dropping or nulling data.
 

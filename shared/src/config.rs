@@ -1,4 +1,4 @@
-//! Typed configuration, read once at start from `ETL_*` environment variables (ARCHITECTURE.md §8).
+//! Typed configuration, read once at start from `ETL_*` environment variables (docs/architecture.md §9).
 //!
 //! The variable names are a contract shared with Terraform, the tests and operators, so they live
 //! here as constants. Every value is validated up front and a bad one is reported with the variable

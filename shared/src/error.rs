@@ -1,9 +1,10 @@
 //! The error taxonomy shared by every stage.
 //!
-//! Errors are sorted into [`ErrorKind::Retryable`] (the same input may succeed later: network,
-//! throttling, a lost connection) and [`ErrorKind::Permanent`] (retrying cannot help: bad input,
-//! schema drift, wrong configuration). The Lambda edge and the local runner use the kind to decide
-//! between retrying and quarantining.
+//! Every error says what is to be done about it, its [`Disposition`], with one vocabulary in
+//! every stage: retry the request in place, retry the whole run later, quarantine the input, or
+//! fail for a person to fix our side (configuration, the warehouse, a bug). Only
+//! [`Disposition::QuarantineInput`] blames the input. [`ErrorKind`] (`Retryable` or `Permanent`,
+//! the Lambda diagnostic's `errorType`) follows from the disposition.
 
 use thiserror::Error;
 
@@ -14,9 +15,49 @@ pub enum ErrorKind {
     Permanent,
 }
 
-/// Implemented by every stage error so callers can classify failures without matching on them.
+/// What is done with a failed piece of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// A transient fault of one request (a 503, a reset connection to the store): retried where
+    /// it happened with bounded backoff (`retry::Backoff`); if it persists, the run is retried
+    /// later like [`Disposition::RetryRunLater`].
+    RetryInPlace,
+    /// The run can succeed later unchanged: a database outage, a lost race with a concurrent
+    /// run. Lambda's retries and the next tick take it again; nothing is quarantined.
+    RetryRunLater,
+    /// The input itself cannot be processed (malformed, edited, missing, of an unknown format):
+    /// it is quarantined with the reason and alerted once, and waits for `etl replay`.
+    QuarantineInput,
+    /// Our side is wrong: configuration, a warehouse that refuses a statement, a state file, a
+    /// bug. Alerted at each attempt and never blamed on the input.
+    Fail,
+}
+
+impl Disposition {
+    pub fn kind(self) -> ErrorKind {
+        match self {
+            Disposition::RetryInPlace | Disposition::RetryRunLater => ErrorKind::Retryable,
+            Disposition::QuarantineInput | Disposition::Fail => ErrorKind::Permanent,
+        }
+    }
+
+    /// A remote fault, transient or not.
+    pub fn transient(retryable: bool) -> Disposition {
+        if retryable {
+            Disposition::RetryInPlace
+        } else {
+            Disposition::Fail
+        }
+    }
+}
+
+/// Implemented by every stage error so callers can dispose of failures without matching on them.
 pub trait Classify {
-    fn kind(&self) -> ErrorKind;
+    fn disposition(&self) -> Disposition;
+
+    fn kind(&self) -> ErrorKind {
+        self.disposition().kind()
+    }
 }
 
 /// An error and its `source()` chain, outermost first, each text once: thiserror messages often
@@ -100,8 +141,8 @@ pub enum ConfigError {
 }
 
 impl Classify for ConfigError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Permanent
+    fn disposition(&self) -> Disposition {
+        Disposition::Fail
     }
 }
 
@@ -159,29 +200,30 @@ pub enum DbError {
 }
 
 impl Classify for DbError {
-    fn kind(&self) -> ErrorKind {
+    fn disposition(&self) -> Disposition {
         match self {
             // A certificate that does not verify is a configuration to fix or an attack to
             // look at: a person must, retries cannot.
             DbError::BadUrl { .. }
             | DbError::BadTlsParameters { .. }
             | DbError::Certificate { .. }
-            | DbError::Tls { .. } => ErrorKind::Permanent,
-            DbError::Connect { .. } | DbError::Timeout { .. } => ErrorKind::Retryable,
-            DbError::Credentials { source, .. } => source.kind(),
+            | DbError::Tls { .. } => Disposition::Fail,
+            DbError::Connect { .. } | DbError::Timeout { .. } => Disposition::RetryRunLater,
+            DbError::Credentials { source, .. } => source.disposition(),
         }
     }
 }
 
-/// Classifies a Postgres error: lost connections, timeouts, serialization failures and server
-/// shutdowns are retryable; everything else (constraint, syntax, data errors) is permanent.
-pub fn postgres_error_kind(err: &tokio_postgres::Error) -> ErrorKind {
+/// Disposes of a Postgres error: lost connections, timeouts, serialization failures and server
+/// shutdowns retry the run later; everything else (constraint, syntax, permission errors) is
+/// the database refusing what we sent, which a person fixes there.
+pub fn postgres_disposition(err: &tokio_postgres::Error) -> Disposition {
     use tokio_postgres::error::SqlState;
     if err.is_closed() {
-        return ErrorKind::Retryable;
+        return Disposition::RetryRunLater;
     }
     match err.code() {
-        None => ErrorKind::Retryable,
+        None => Disposition::RetryRunLater,
         Some(code) => {
             let retryable = [
                 SqlState::T_R_SERIALIZATION_FAILURE,
@@ -196,9 +238,9 @@ pub fn postgres_error_kind(err: &tokio_postgres::Error) -> ErrorKind {
                 SqlState::LOCK_NOT_AVAILABLE,
             ];
             if retryable.contains(code) {
-                ErrorKind::Retryable
+                Disposition::RetryRunLater
             } else {
-                ErrorKind::Permanent
+                Disposition::Fail
             }
         }
     }

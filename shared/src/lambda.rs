@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use crate::alert::{self, Alert, AlertSink};
 use crate::config::StoreLocation;
 use crate::error::ConfigError;
-use crate::error::{Classify, ErrorKind};
+use crate::error::{Classify, Disposition, ErrorKind};
 use crate::layout::RunId;
 use crate::manifest::Stage;
 use crate::quarantine;
@@ -144,16 +144,16 @@ pub fn stop_taking_work_at(deadline: SystemTime) -> tokio::time::Instant {
 /// Alerts every failed run of a stage's results and folds them into the invocation's result:
 /// retryable if any failure is, so Lambda retries the event.
 ///
-/// A run that `quarantined` says has (or was meant to have) a quarantine record in `records` is
-/// alerted once across redeliveries: the alert is published unless the record says it already
-/// was, then recorded (see [`crate::quarantine`] for the at-least-once window). Other failures
-/// are alerted at each attempt.
+/// A run whose error quarantines its input ([`Disposition::QuarantineInput`]: it has, or was
+/// meant to have, a quarantine record in `records`) is alerted once across redeliveries: the
+/// alert is published unless the record says it already was, then recorded (see
+/// [`crate::quarantine`] for the at-least-once window). Other failures are alerted at each
+/// attempt.
 pub async fn report_runs<T, E>(
     stage: Stage,
     results: &[(RunId, Result<T, E>)],
     alerts: &dyn AlertSink,
     records: &dyn ObjectStore,
-    quarantined: impl Fn(&E) -> bool,
 ) -> Result<(), Failure>
 where
     E: Classify + std::error::Error + Send + Sync + 'static,
@@ -163,7 +163,7 @@ where
     for (run_id, result) in results {
         let Err(error) = result else { continue };
         failures.push(Failure::of(error));
-        let is_quarantined = quarantined(error);
+        let is_quarantined = error.disposition() == Disposition::QuarantineInput;
         // Unknown (the store failing) counts as not yet alerted: a duplicate beats silence.
         if is_quarantined
             && quarantine::was_alerted(records, run_id, stage)

@@ -1,4 +1,4 @@
-//! Object key layout and run ids (ARCHITECTURE.md §3). The prefixes are a contract with Terraform
+//! Object key layout and run ids (docs/architecture.md §4). The prefixes are a contract with Terraform
 //! (S3 notifications fire on [`MANIFESTS_PREFIX`]); a test checks the two agree.
 
 use std::fmt;

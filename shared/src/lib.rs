@@ -24,7 +24,7 @@ pub mod warehouse;
 pub mod watermark;
 
 pub use config::Config;
-pub use error::{Classify, ConfigError, DbError, ErrorKind};
+pub use error::{Classify, ConfigError, DbError, Disposition, ErrorKind};
 pub use layout::RunId;
 pub use manifest::Manifest;
 pub use store::{ObjectStore, StoreError};

@@ -1,4 +1,4 @@
-//! Run manifests (ARCHITECTURE.md §3): the commit point of a stage's run.
+//! Run manifests (docs/architecture.md §4): the commit point of a stage's run.
 //!
 //! A manifest is written last, after every file it names, and only if absent. Downstream stages
 //! read nothing a manifest does not list, and check each file's row count, size and sha256 before
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::error::{Classify, ErrorKind};
+use crate::error::{Classify, Disposition};
 use crate::layout::RunId;
 use crate::time::micros;
 
@@ -194,8 +194,9 @@ pub enum ManifestError {
 }
 
 impl Classify for ManifestError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Permanent
+    /// A manifest that cannot be read is the input's fault: the run is quarantined.
+    fn disposition(&self) -> Disposition {
+        Disposition::QuarantineInput
     }
 }
 

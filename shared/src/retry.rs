@@ -93,8 +93,11 @@ mod tests {
     }
 
     impl Classify for Fault {
-        fn kind(&self) -> ErrorKind {
-            self.0
+        fn disposition(&self) -> crate::error::Disposition {
+            match self.0 {
+                ErrorKind::Retryable => crate::error::Disposition::RetryInPlace,
+                ErrorKind::Permanent => crate::error::Disposition::Fail,
+            }
         }
     }
 

@@ -21,7 +21,7 @@ use tokio_postgres::Client;
 
 use crate::config::DatabaseLocator;
 use crate::db::tls::SslMode;
-use crate::error::{Classify, DbError, ErrorKind};
+use crate::error::{Classify, DbError, Disposition};
 
 /// TLS mode of a secret that does not name one: the server's certificate is checked against
 /// the RDS CAs and its name against the secret's host.
@@ -43,12 +43,10 @@ pub enum SecretError {
 }
 
 impl Classify for SecretError {
-    fn kind(&self) -> ErrorKind {
+    fn disposition(&self) -> Disposition {
         match self {
-            SecretError::Fetch {
-                retryable: true, ..
-            } => ErrorKind::Retryable,
-            _ => ErrorKind::Permanent,
+            SecretError::Fetch { retryable, .. } => Disposition::transient(*retryable),
+            SecretError::Malformed { .. } => Disposition::Fail,
         }
     }
 }

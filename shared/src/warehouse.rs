@@ -1,4 +1,4 @@
-//! The warehouse catalog: the galaxy schema of TOTESYS.md §2, as transform writes it to Parquet
+//! The warehouse catalog: the galaxy schema of docs/architecture.md §3, as transform writes it to Parquet
 //! and load merges it into Postgres. One definition, so the Parquet schema, the staging tables
 //! and the merge statements cannot disagree.
 
@@ -37,7 +37,7 @@ impl WarehouseType {
 }
 
 impl WarehouseType {
-    /// The Arrow type of the column in the processed Parquet (the contract of ARCHITECTURE.md §3).
+    /// The Arrow type of the column in the processed Parquet (the contract of docs/architecture.md §4).
     pub fn arrow(&self) -> arrow_schema::DataType {
         use arrow_schema::{DataType, TimeUnit};
         match self {
@@ -113,7 +113,7 @@ const fn n(name: &'static str, ty: WarehouseType) -> WarehouseColumn {
 
 use WarehouseType::{Bool, Date, Int, Money, Text, Time, Version};
 
-/// The dimension tables' source version column (an addition to TOTESYS.md §2, so load can keep
+/// The dimension tables' source version column (an addition to docs/architecture.md §3, so load can keep
 /// the newest version whatever order runs arrive in).
 pub const DIMENSION_VERSION: &str = "last_updated";
 
@@ -349,7 +349,7 @@ const fn fk(fact: &'static str, column: &'static str, dimension: &'static str) -
     }
 }
 
-/// Every reference from a fact to a dimension (the stars of TOTESYS.md §2). Every date column
+/// Every reference from a fact to a dimension (the stars of docs/architecture.md §3). Every date column
 /// of a fact references `dim_date`.
 pub const FOREIGN_KEYS: [ForeignKey; 24] = [
     fk("fact_sales_order", "created_date", "dim_date"),

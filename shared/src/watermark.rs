@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::error::{Classify, ErrorKind};
+use crate::error::{Classify, Disposition};
 use crate::layout::{RunId, WATERMARK_KEY};
 use crate::manifest::BlockingSession;
 use crate::store::{ObjectStore, PutOutcome, StoreError, Version};
@@ -61,10 +61,10 @@ pub enum WatermarkError {
 }
 
 impl Classify for WatermarkError {
-    fn kind(&self) -> ErrorKind {
+    fn disposition(&self) -> Disposition {
         match self {
-            WatermarkError::Store(e) => e.kind(),
-            WatermarkError::Corrupt { .. } => ErrorKind::Permanent,
+            WatermarkError::Store(e) => e.disposition(),
+            WatermarkError::Corrupt { .. } => Disposition::Fail,
         }
     }
 }

@@ -63,6 +63,13 @@ pub fn design_line(id: i32) -> String {
     )
 }
 
+/// A landing line of `department` (a table transform keeps a snapshot of) with id `id`.
+pub fn department_line(id: i32) -> String {
+    format!(
+        r#"{{"department_id":{id},"department_name":"Sales","location":"Leeds","manager":"Ada","created_at":"2024-01-01T09:00:00.000000Z","last_updated":"2024-01-01T09:00:00.000000Z"}}"#
+    )
+}
+
 /// A landing line of `payment` with id `id`.
 pub fn payment_line(id: i32, payment_date: &str, amount: &str) -> String {
     format!(

@@ -19,6 +19,12 @@ pub enum FailOn {
     EveryNthRequest(u64),
     /// Every request after the first n: the store goes down and stays down.
     AllAfter(u64),
+    /// The first conditional write of each key under the prefix is applied, and then its answer
+    /// is lost: the caller sees a retryable failure of a write that happened.
+    LostReplyUnder(&'static str),
+    /// Every conditional write of a key under the prefix finds that someone else wrote first
+    /// (and writes nothing): a writer that loses every race.
+    LosesEveryRaceUnder(&'static str),
 }
 
 /// A local store whose requests fail as `FailOn` says: an injected outage. A failed request
@@ -60,6 +66,7 @@ impl FailingStore {
                 n.is_multiple_of(*every) && !failing.contains(&request)
             }
             FailOn::AllAfter(after) => n > *after,
+            FailOn::LostReplyUnder(_) | FailOn::LosesEveryRaceUnder(_) => false,
         };
         if !fail {
             failing.remove(&request);
@@ -75,6 +82,37 @@ impl FailingStore {
         Err(StoreError::Remote {
             key: key.into(),
             message: "injected: 503 SlowDown".into(),
+            retryable: true,
+        })
+    }
+
+    /// In [`FailOn::LostReplyUnder`], applies `write` and, the first time for this key, loses
+    /// its answer.
+    async fn conditional(
+        &self,
+        op: &str,
+        key: &str,
+        write: impl Future<Output = Result<PutOutcome, StoreError>>,
+    ) -> Result<PutOutcome, StoreError> {
+        if let FailOn::LosesEveryRaceUnder(prefix) = &self.fail_on
+            && key.starts_with(prefix)
+        {
+            drop(write);
+            return Ok(PutOutcome::ConditionFailed);
+        }
+        let outcome = write.await?;
+        let FailOn::LostReplyUnder(prefix) = &self.fail_on else {
+            return Ok(outcome);
+        };
+        let request = format!("{op} {key}");
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        if !key.starts_with(prefix) || failures.contains_key(&request) {
+            return Ok(outcome);
+        }
+        failures.insert(request, 1);
+        Err(StoreError::Remote {
+            key: key.into(),
+            message: "injected: the answer of an applied write was lost".into(),
             retryable: true,
         })
     }
@@ -108,7 +146,8 @@ impl ObjectStore for FailingStore {
     }
     async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<PutOutcome, StoreError> {
         self.check("put_if_absent", key)?;
-        self.inner.put_if_absent(key, bytes).await
+        self.conditional("put_if_absent", key, self.inner.put_if_absent(key, bytes))
+            .await
     }
     async fn put_if_match(
         &self,
@@ -117,7 +156,8 @@ impl ObjectStore for FailingStore {
         expected: &Version,
     ) -> Result<PutOutcome, StoreError> {
         self.check("put_if_match", key)?;
-        self.inner.put_if_match(key, bytes, expected).await
+        let write = self.inner.put_if_match(key, bytes, expected);
+        self.conditional("put_if_match", key, write).await
     }
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
         self.check("get", key)?;

@@ -1,9 +1,10 @@
-//! What can go wrong in a transform run. Input errors name the file, line and column and are
-//! permanent (the input is quarantined); store errors are retryable.
+//! What can go wrong in a transform run. Input errors name the file, line and column and
+//! quarantine the input; losing the snapshot race retries the run; polars and Parquet errors are
+//! our bugs and never blame the input.
 
 use etl_shared::manifest::ManifestError;
 use etl_shared::store::StoreError;
-use etl_shared::{Classify, ErrorKind};
+use etl_shared::{Classify, Disposition};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -49,6 +50,11 @@ pub enum TransformError {
     )]
     StateCorrupt { key: String, reason: String },
     #[error(
+        "could not save the transform state {key}: {attempts} concurrent transforms saved it \
+         first; the run is retried"
+    )]
+    StateContended { key: String, attempts: usize },
+    #[error(
         "run {run_id} was quarantined by an earlier attempt ({error}): fix the cause, then \
          `etl replay {run_id} --stage transform`"
     )]
@@ -75,10 +81,20 @@ impl TransformError {
 }
 
 impl Classify for TransformError {
-    fn kind(&self) -> ErrorKind {
+    fn disposition(&self) -> Disposition {
         match self {
-            TransformError::Store { source, .. } => source.kind(),
-            _ => ErrorKind::Permanent,
+            TransformError::Store { source, .. } => source.disposition(),
+            TransformError::ManifestMissing { .. }
+            | TransformError::Manifest(_)
+            | TransformError::PartMissing { .. }
+            | TransformError::PartMismatch(_)
+            | TransformError::BadValue { .. }
+            | TransformError::UnknownCurrency { .. }
+            | TransformError::Quarantined { .. } => Disposition::QuarantineInput,
+            TransformError::StateContended { .. } => Disposition::RetryRunLater,
+            TransformError::Frame { .. }
+            | TransformError::Parquet { .. }
+            | TransformError::StateCorrupt { .. } => Disposition::Fail,
         }
     }
 }

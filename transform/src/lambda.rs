@@ -11,7 +11,6 @@ use etl_shared::event::S3Event;
 use etl_shared::lambda::{Failure, cold_start_failed, prefix_of, report_runs, required_store};
 use etl_shared::manifest::Stage;
 use etl_shared::store::ObjectStore;
-use etl_shared::{Classify, ErrorKind};
 use serde_json::{Value, json};
 
 use crate::run::handle_event;
@@ -58,7 +57,6 @@ impl Handler {
             &results,
             self.alerts.as_ref(),
             self.processed.as_ref(),
-            |error| error.kind() == ErrorKind::Permanent,
         )
         .await?;
         Ok(json!({

@@ -1,5 +1,5 @@
-//! The transform stage: one landing run in, the galaxy schema of TOTESYS.md §2 out, as Parquet
-//! per warehouse table plus a processed manifest (ARCHITECTURE.md §5).
+//! The transform stage: one landing run in, the galaxy schema of docs/architecture.md §3 out, as Parquet
+//! per warehouse table plus a processed manifest (docs/architecture.md §6).
 //!
 //! - [`read`]: landing NDJSON into typed frames with the catalog's schema, values checked;
 //! - [`state`]: current-state snapshots that dimensions join through, order-independent;

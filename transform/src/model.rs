@@ -1,4 +1,4 @@
-//! The galaxy schema (TOTESYS.md §2) built from source frames with polars. Pure functions of
+//! The galaxy schema (docs/architecture.md §3) built from source frames with polars. Pure functions of
 //! frames: no I/O, deterministic (every output is sorted by its version key).
 //!
 //! Timestamps arrive as Int64 microseconds since the epoch; a fact's `created_at` splits into a

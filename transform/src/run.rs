@@ -21,7 +21,7 @@ use etl_shared::manifest::{
 use etl_shared::quarantine;
 use etl_shared::store::ObjectStore;
 use etl_shared::warehouse::{WAREHOUSE_TABLES, warehouse_table};
-use etl_shared::{Classify, ErrorKind};
+use etl_shared::{Classify, Disposition};
 use polars::prelude::DataFrame;
 
 use crate::dates;
@@ -42,14 +42,14 @@ pub struct TransformOutcome {
     pub elapsed: Duration,
 }
 
-/// Transforms landing run `run_id`; quarantines its inputs on a permanent error.
+/// Transforms landing run `run_id`; quarantines its inputs when they are what failed.
 pub async fn transform_run(
     run_id: &RunId,
     landing: &dyn ObjectStore,
     processed: &dyn ObjectStore,
 ) -> Result<TransformOutcome, TransformError> {
     match transform(run_id, landing, processed).await {
-        Err(error) if error.kind() == ErrorKind::Permanent => {
+        Err(error) if error.disposition() == Disposition::QuarantineInput => {
             if let Err(quarantine_error) = quarantine(run_id, &error, landing, processed).await {
                 tracing::error!(%run_id, error = %quarantine_error, "could not quarantine the run");
             }

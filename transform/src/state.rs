@@ -161,9 +161,9 @@ pub async fn merge_and_save(
             "another transform saved the snapshot first; merging again"
         );
     }
-    Err(TransformError::StateCorrupt {
+    Err(TransformError::StateContended {
         key,
-        reason: format!("could not save after {SAVE_ATTEMPTS} attempts of concurrent transforms"),
+        attempts: SAVE_ATTEMPTS,
     })
 }
 

@@ -1,4 +1,4 @@
-//! Deterministic synthetic totesys history (TOTESYS.md §3), as plain data. No I/O here.
+//! Deterministic synthetic totesys history (docs/architecture.md §11), as plain data. No I/O here.
 //!
 //! Everything is drawn from one ChaCha8 stream seeded with `--seed`, in a fixed order, and the
 //! history ends at a given date rather than at "now", so the same seed and end date always give

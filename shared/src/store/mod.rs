@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use thiserror::Error;
 
-use crate::error::{Classify, ErrorKind};
+use crate::error::{Classify, Disposition};
 use crate::retry::Backoff;
 
 pub use local::LocalStore;
@@ -60,17 +60,11 @@ pub enum StoreError {
 }
 
 impl Classify for StoreError {
-    fn kind(&self) -> ErrorKind {
+    fn disposition(&self) -> Disposition {
         match self {
-            StoreError::Io { .. } => ErrorKind::Retryable,
-            StoreError::Remote { retryable, .. } => {
-                if *retryable {
-                    ErrorKind::Retryable
-                } else {
-                    ErrorKind::Permanent
-                }
-            }
-            StoreError::InvalidKey { .. } => ErrorKind::Permanent,
+            StoreError::Io { .. } => Disposition::RetryInPlace,
+            StoreError::Remote { retryable, .. } => Disposition::transient(*retryable),
+            StoreError::InvalidKey { .. } => Disposition::Fail,
         }
     }
 }

@@ -7,7 +7,8 @@ use etl_cli::simulate::{SimulateOptions, simulate};
 use etl_shared::catalog::{Column, ColumnType, SourceTable};
 use etl_shared::layout::WATERMARK_KEY;
 use etl_shared::manifest::{HorizonBasis, Manifest};
-use etl_shared::store::LocalStore;
+use etl_shared::retry::Backoff;
+use etl_shared::store::{LocalStore, Retrying};
 use etl_shared::{ObjectStore, watermark};
 use extract::{ExtractError, ExtractOptions, Stop};
 
@@ -529,6 +530,37 @@ async fn a_crash_before_the_manifest_leaves_the_watermark_and_the_next_run_is_co
         counts.keys().cloned().collect::<BTreeSet<_>>(),
         source_versions(&client, None).await,
         "the run after the crashes is complete"
+    );
+}
+
+#[tokio::test]
+async fn a_committed_run_whose_answers_were_lost_is_reported_committed() {
+    let (db, _) = seeded("x_lost_reply", spec(300, 12)).await;
+    let (_dir, local) = temp_store();
+    // Every manifest create and watermark swap is applied, and its first answer lost: the
+    // retry finds its own write, which must not read as a clash of run ids or a lost race.
+    let store = Retrying::new(
+        FailingStore::new(local, FailOn::LostReplyUnder("")),
+        Backoff::OBJECT_STORE,
+    );
+    let outcome = run_extract(&db.url, &store, &extract_options())
+        .await
+        .unwrap_or_else(|e| panic!("a committed run reported as failed: {e}"));
+    assert_eq!(outcome.stop, Stop::CaughtUp, "{:?}", outcome.stop);
+    assert!(store.inner().injected() >= 2, "a manifest and a watermark");
+    let landed = manifests(&store.inner().inner).await;
+    assert_eq!(
+        landed.iter().map(|m| m.run_id.clone()).collect::<Vec<_>>(),
+        outcome
+            .runs
+            .iter()
+            .map(|r| r.run_id.clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        watermark_to(&store).await,
+        outcome.watermark,
+        "the watermark is where the run says"
     );
 }
 

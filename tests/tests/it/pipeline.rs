@@ -214,3 +214,28 @@ fn every_command_has_help_with_an_example_and_bad_arguments_say_what_to_fix() {
         "{missing}"
     );
 }
+
+#[tokio::test]
+async fn status_of_an_empty_warehouse_leaves_it_empty() {
+    let warehouse = etl_tests::TestDatabase::create("e_status_empty").await;
+    let (landing, processed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = Config::from_lookup(|_| None).unwrap();
+    let local = Local::new(Config {
+        warehouse: Some(DatabaseLocator::Url(warehouse.url.clone())),
+        landing: Some(StoreLocation::Local(landing.path().to_path_buf())),
+        processed: Some(StoreLocation::Local(processed.path().to_path_buf())),
+        ..config
+    })
+    .await
+    .unwrap();
+    let status = etl_cli::status::status(&local).await.unwrap();
+    assert!(status.load.is_empty() && status.pending_load.is_empty());
+    // `etl status` only looks: no migration, no ledger, no table of any kind.
+    let tables: i64 = scalar(
+        &warehouse.connect().await,
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'",
+    )
+    .await;
+    assert_eq!(tables, 0, "etl status created objects in the warehouse");
+}

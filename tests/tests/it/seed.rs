@@ -1,4 +1,4 @@
-//! The seeded source: its schema against TOTESYS.md §1 and the generator's shapes (§3).
+//! The seeded source: its schema against docs/architecture.md §2 and the generator's shapes (§11).
 
 use etl_cli::seed::{SeedError, SeedOptions};
 use etl_shared::catalog::{ColumnType, ENUM_TYPES, SOURCE_TABLES};

@@ -9,7 +9,9 @@ use etl_shared::manifest::{Manifest, Stage};
 use etl_shared::quarantine;
 use etl_shared::store::LocalStore;
 use etl_shared::warehouse::WAREHOUSE_TABLES;
-use etl_tests::craft::{design_line, landing_run, payment_line};
+use etl_shared::{Classify, Disposition, ErrorKind};
+use etl_tests::craft::{department_line, design_line, landing_run, payment_line};
+use etl_tests::stores::{FailOn, FailingStore};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use transform::{TransformError, transform_run};
 
@@ -339,4 +341,45 @@ async fn bad_input_fails_precisely_is_quarantined_and_blocks_nothing() {
         vec![good.clone()]
     );
     transform_run(&good, &landing, &processed).await.unwrap();
+}
+
+#[tokio::test]
+async fn losing_every_snapshot_race_retries_the_run_and_quarantines_nothing() {
+    let (_l, landing) = temp_store();
+    let (_p, processed) = temp_store();
+    let (run, _) = landing_run(&landing, "department", &[department_line(1)]).await;
+    // Another transform saves the department snapshot first, every time.
+    let contended = FailingStore::new(processed.clone(), FailOn::LosesEveryRaceUnder("state/"));
+    let error = transform_run(&run, &landing, &contended).await.unwrap_err();
+    assert!(
+        matches!(error, TransformError::StateContended { .. }),
+        "{error}"
+    );
+    assert_eq!(error.disposition(), Disposition::RetryRunLater, "{error}");
+    assert_eq!(error.kind(), ErrorKind::Retryable, "{error}");
+    assert!(
+        quarantine::error_of(&processed, &run, Stage::Transform)
+            .await
+            .unwrap()
+            .is_none(),
+        "contention is not the input's fault: nothing may be quarantined"
+    );
+    // The same input goes through once the race is won.
+    transform_run(&run, &landing, &processed).await.unwrap();
+    assert!(processed.get(&manifest_key(&run)).await.unwrap().is_some());
+}
+
+#[test]
+fn our_own_failures_are_never_blamed_on_the_input() {
+    let polars = TransformError::Frame {
+        table: "fact_sales_order",
+        source: polars::error::PolarsError::ComputeError("a bug of ours".into()),
+    };
+    let parquet = TransformError::Parquet {
+        table: "dim_date",
+        reason: "a bug of ours".into(),
+    };
+    for error in [polars, parquet] {
+        assert_eq!(error.disposition(), Disposition::Fail, "{error}");
+    }
 }
