@@ -16,7 +16,9 @@ help: ## List the targets
 
 demo: ## Run the demo on a throwaway Postgres (or ETL_SOURCE_URL) and print a report
 	@scripts/ensure-tools.sh postgres
-	$(CARGO) run --quiet --locked -p etl -- demo
+	@test -x $${CARGO_TARGET_DIR:-target}/debug/etl \
+	  || echo "first build of etl: a few minutes on a 2-core machine; cargo's progress follows" >&2
+	$(CARGO) run --locked -p etl -- demo
 
 test: test-rust test-terraform ## Run the full test suite: Rust (real Postgres, moto_server), then Terraform
 

@@ -98,6 +98,9 @@ pub struct StatusArgs {
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
+    /// How stale the warehouse may be before the verdict is "stale" (e.g. 30m, 2h).
+    #[arg(long, env = "ETL_FRESHNESS_SLO", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub freshness_slo: std::time::Duration,
 }
 
 /// A stage that can be replayed for one run.

@@ -23,10 +23,13 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Status(args) => {
             let local = Local::new(config).await?;
             let status = status::status(&local).await?;
+            let verdict = status::verdict(&status, args.freshness_slo);
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                let mut json = serde_json::to_value(&status)?;
+                json["verdict"] = serde_json::to_value(&verdict)?;
+                println!("{}", serde_json::to_string_pretty(&json)?);
             } else {
-                status::print(&status);
+                status::print(&verdict, &status);
             }
             Ok(())
         }

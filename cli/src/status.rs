@@ -13,6 +13,99 @@ use crate::local::Local;
 /// How many recent runs per stage are shown.
 const RECENT: usize = 5;
 
+/// The first thing an operator needs: is the pipeline all right?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Fresh within the objective and nothing quarantined.
+    Healthy,
+    /// Nothing is broken, but the watermark is older than the objective (an idle source, a
+    /// session holding the horizon back, a stopped schedule).
+    Stale,
+    /// A run is quarantined: a person must look.
+    Failing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub health: Health,
+    /// One line each, most important first.
+    pub reasons: Vec<String>,
+    pub freshness_slo_secs: f64,
+}
+
+/// The verdict on `status` against a freshness objective. Pure, so every case is tested
+/// without a pipeline.
+pub fn verdict(status: &Status, slo: std::time::Duration) -> Verdict {
+    let slo_secs = slo.as_secs_f64();
+    let mut reasons = Vec::new();
+    for q in &status.quarantined {
+        let first_line = q.error.lines().next().unwrap_or("");
+        reasons.push(format!(
+            "run {} is quarantined at {}: {first_line}",
+            q.run_id, q.stage
+        ));
+    }
+    let stale = match status.lag_secs {
+        None => {
+            reasons.push("nothing has been extracted yet".into());
+            true
+        }
+        Some(lag) if lag > slo_secs => {
+            reasons.push(format!(
+                "the watermark is {} old, past the {} objective",
+                human(lag),
+                human(slo_secs)
+            ));
+            true
+        }
+        Some(_) => false,
+    };
+    if let Some(s) = &status.held_by {
+        reasons.push(format!(
+            "the horizon is held back by pid {} (user {}, application {}), in a transaction \
+             since {}",
+            s.pid,
+            s.user.as_deref().unwrap_or("?"),
+            s.application.as_deref().unwrap_or("?"),
+            etl_shared::time::format_micros(s.transaction_started)
+        ));
+    }
+    let health = if !status.quarantined.is_empty() {
+        Health::Failing
+    } else if stale {
+        Health::Stale
+    } else {
+        Health::Healthy
+    };
+    if health == Health::Healthy {
+        reasons.insert(
+            0,
+            format!(
+                "the watermark is {} old, within the {} objective",
+                human(status.lag_secs.unwrap_or(0.0)),
+                human(slo_secs)
+            ),
+        );
+    }
+    Verdict {
+        health,
+        reasons,
+        freshness_slo_secs: slo_secs,
+    }
+}
+
+/// Seconds as a person reads them: `42s`, `7m 5s`, `3h 2m`, `2d 4h`.
+fn human(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunLine {
     pub run_id: String,
@@ -173,36 +266,145 @@ pub async fn status(local: &Local) -> anyhow::Result<Status> {
     })
 }
 
-/// Prints the status for a person.
-pub fn print(status: &Status) {
-    match (&status.watermark, status.lag_secs) {
-        (Some(mark), Some(lag)) => println!("watermark {mark}  (lag {lag:.1}s)"),
-        _ => println!("watermark none: nothing extracted yet"),
+/// Prints the verdict, then the status, for a person; colours only on a terminal.
+pub fn print(verdict: &Verdict, status: &Status) {
+    use std::io::IsTerminal;
+    print!(
+        "{}",
+        render(verdict, status, std::io::stdout().is_terminal())
+    );
+}
+
+/// The text `etl status` prints: the verdict line and its reasons, then the facts.
+pub fn render(verdict: &Verdict, status: &Status, colour: bool) -> String {
+    use std::fmt::Write;
+    let (on, off) = match (colour, verdict.health) {
+        (false, _) => ("", ""),
+        (true, Health::Healthy) => ("\x1b[32m", "\x1b[0m"),
+        (true, Health::Stale) => ("\x1b[33m", "\x1b[0m"),
+        (true, Health::Failing) => ("\x1b[31m", "\x1b[0m"),
+    };
+    let health = match verdict.health {
+        Health::Healthy => "HEALTHY",
+        Health::Stale => "STALE",
+        Health::Failing => "FAILING",
+    };
+    let mut out = String::new();
+    // Writing to a String cannot fail: the results below are infallible.
+    let _ = writeln!(
+        out,
+        "{on}{health}{off}: {}",
+        verdict.reasons.first().map(String::as_str).unwrap_or("")
+    );
+    for reason in verdict.reasons.iter().skip(1) {
+        let _ = writeln!(out, "  {reason}");
     }
-    if let Some(s) = &status.held_by {
-        println!(
-            "held back by pid {} ({}, {}) in a transaction since {}",
-            s.pid,
-            s.user.as_deref().unwrap_or("?"),
-            s.application.as_deref().unwrap_or("?"),
-            etl_shared::time::format_micros(s.transaction_started)
-        );
-    }
+    let _ = writeln!(out);
+    let _ = match (&status.watermark, status.lag_secs) {
+        (Some(mark), Some(lag)) => writeln!(out, "watermark {mark}  (lag {})", human(lag)),
+        _ => writeln!(out, "watermark none: nothing extracted yet"),
+    };
     for (stage, lines) in [
         ("extract", &status.extract),
         ("transform", &status.transform),
         ("load", &status.load),
     ] {
         for l in lines {
-            println!("{stage:<9} {}  rows {:>9}  at {}", l.run_id, l.rows, l.at);
+            let _ = writeln!(
+                out,
+                "{stage:<9} {}  rows {:>9}  at {}",
+                l.run_id, l.rows, l.at
+            );
         }
     }
-    println!(
+    let _ = writeln!(
+        out,
         "pending: {} to transform, {} to load",
         status.pending_transform.len(),
         status.pending_load.len()
     );
-    for q in &status.quarantined {
-        println!("quarantined {} ({}): {}", q.run_id, q.stage, q.error);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn status(lag: Option<f64>) -> Status {
+        Status {
+            watermark: lag.map(|_| "2026-12-01T10:00:00.000000Z".into()),
+            lag_secs: lag,
+            last_checked: None,
+            held_by: None,
+            extract: Vec::new(),
+            transform: Vec::new(),
+            load: Vec::new(),
+            pending_transform: Vec::new(),
+            pending_load: Vec::new(),
+            quarantined: Vec::new(),
+        }
+    }
+
+    const SLO: Duration = Duration::from_secs(30 * 60);
+
+    #[test]
+    fn fresh_and_clean_is_healthy() {
+        let v = verdict(&status(Some(125.0)), SLO);
+        assert_eq!(v.health, Health::Healthy);
+        assert_eq!(
+            v.reasons,
+            ["the watermark is 2m 5s old, within the 30m 0s objective"]
+        );
+        let text = render(&v, &status(Some(125.0)), false);
+        assert!(
+            text.starts_with("HEALTHY: the watermark is 2m 5s old"),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'), "no colour off a terminal");
+        assert!(render(&v, &status(Some(125.0)), true).starts_with("\x1b[32mHEALTHY"));
+    }
+
+    #[test]
+    fn past_the_objective_is_stale_and_names_the_holding_session() {
+        let mut s = status(Some(2.0 * 3600.0 + 60.0));
+        s.held_by = Some(BlockingSession {
+            pid: 4242,
+            user: Some("app".into()),
+            application: Some("psql".into()),
+            transaction_started: chrono::DateTime::from_timestamp(1_764_583_200, 0)
+                .unwrap_or_default(),
+            state: Some("idle in transaction".into()),
+        });
+        let v = verdict(&s, SLO);
+        assert_eq!(v.health, Health::Stale);
+        assert_eq!(
+            v.reasons[0],
+            "the watermark is 2h 1m old, past the 30m 0s objective"
+        );
+        assert!(
+            v.reasons[1].contains("pid 4242 (user app, application psql)"),
+            "{v:?}"
+        );
+        assert_eq!(verdict(&status(None), SLO).health, Health::Stale);
+    }
+
+    #[test]
+    fn a_quarantined_run_is_failing_whatever_the_freshness() {
+        let mut s = status(Some(5.0));
+        s.quarantined.push(Quarantined {
+            run_id: "20261201T100000.000000Z-0a1b2c3d".into(),
+            stage: "transform".into(),
+            error: "data/design/x/part-00000.jsonl line 1: field is missing\nmore".into(),
+        });
+        let v = verdict(&s, SLO);
+        assert_eq!(v.health, Health::Failing);
+        assert_eq!(
+            v.reasons,
+            [
+                "run 20261201T100000.000000Z-0a1b2c3d is quarantined at transform: \
+              data/design/x/part-00000.jsonl line 1: field is missing"
+            ]
+        );
     }
 }

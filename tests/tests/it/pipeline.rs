@@ -239,3 +239,61 @@ async fn status_of_an_empty_warehouse_leaves_it_empty() {
     .await;
     assert_eq!(tables, 0, "etl status created objects in the warehouse");
 }
+
+#[tokio::test]
+async fn status_says_healthy_stale_or_failing_and_why_in_text_and_json() {
+    use etl_cli::status::{Health, render, status, verdict};
+    let p = Pipeline::new("e_verdict", spec(200, 45)).await;
+    let local = local(&p).await;
+    let objective = Duration::from_secs(30 * 60);
+    let json = |v: &etl_cli::status::Verdict| serde_json::to_value(v).unwrap();
+
+    // Healthy: everything loaded just now.
+    local.cycle(Stages::All).await.unwrap();
+    let healthy = verdict(&status(&local).await.unwrap(), objective);
+    assert_eq!(healthy.health, Health::Healthy, "{healthy:?}");
+    let text = render(&healthy, &status(&local).await.unwrap(), false);
+    assert!(text.starts_with("HEALTHY: the watermark is"), "{text}");
+    assert!(text.contains("within the 30m 0s objective"), "{text}");
+    assert_eq!(json(&healthy)["health"], "healthy");
+
+    // Stale: a source session idle in a transaction holds the horizon at its start; against a
+    // tight objective the verdict is stale and names that session.
+    let mut idle = p.source.connect().await;
+    let tx = idle.transaction().await.unwrap();
+    let pid: i32 = tx
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    local.cycle(Stages::All).await.unwrap();
+    let now = status(&local).await.unwrap();
+    let stale = verdict(&now, Duration::from_millis(1));
+    assert_eq!(stale.health, Health::Stale, "{stale:?}");
+    let text = render(&stale, &now, false);
+    assert!(text.starts_with("STALE: the watermark is"), "{text}");
+    assert!(
+        text.contains(&format!("held back by pid {pid}")),
+        "the blocking session is named: {text}"
+    );
+    assert_eq!(json(&stale)["health"], "stale");
+    tx.rollback().await.unwrap();
+
+    // Failing: a run is quarantined; its reason is shown in one line.
+    let bad = etl_tests::craft::design_line(9_001).replace("\"design_name\":\"Steel\",", "");
+    let (run, _) = etl_tests::craft::landing_run(&p.landing, "design", &[bad]).await;
+    let cycle = local.cycle(Stages::All).await.unwrap();
+    assert!(!cycle.failures().is_empty());
+    let failing = verdict(&status(&local).await.unwrap(), objective);
+    assert_eq!(failing.health, Health::Failing, "{failing:?}");
+    let reason = &failing.reasons[0];
+    assert!(
+        reason.starts_with(&format!("run {run} is quarantined at transform: "))
+            && reason.contains("column design_name: field is missing"),
+        "{reason}"
+    );
+    let text = render(&failing, &status(&local).await.unwrap(), false);
+    assert!(text.starts_with(&format!("FAILING: {reason}")), "{text}");
+    assert_eq!(json(&failing)["health"], "failing");
+    assert_eq!(json(&failing)["reasons"][0], reason.as_str());
+}
