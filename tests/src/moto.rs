@@ -1,13 +1,15 @@
-//! A real AWS API server for tests: `moto_server` (PyPI `moto[server]`) on a free loopback port.
+//! A real AWS API server for tests: `moto_server` (PyPI `moto[server]`) on a loopback port of its own.
 //!
 //! It speaks S3 (with conditional writes and bucket notifications to SQS), SNS, SQS, Scheduler,
 //! Secrets Manager and IAM, so the AWS adapters are tested against real HTTP and real SDK
 //! serialisation rather than a mock of our own making.
 
-use std::io::Read;
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// How long moto_server may take to start (a cold Python start on a loaded 2-core machine).
+const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// A running `moto_server`, killed when dropped.
 #[derive(Debug)]
@@ -17,17 +19,16 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `moto_server` and waits until it answers HTTP.
+    /// Starts `moto_server` on a port it binds itself (`-p 0`) and returns once it says where
+    /// it listens. Choosing a free port for it beforehand would race with every other test
+    /// doing the same: two servers told the same port, one of them dies, and its test talks to
+    /// the other's until that one is gone.
     ///
     /// Panics, saying how to install it, when `moto_server` is not installed: an AWS test must
     /// fail loudly rather than skip.
     pub fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("no free loopback port for moto_server: {e}"));
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -39,37 +40,49 @@ impl Moto {
                      .venv/bin on PATH"
                 )
             });
-        let mut moto = Moto { child, port };
-        moto.wait_ready(Duration::from_secs(30));
-        moto
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tell, told) = std::sync::mpsc::channel();
+        // The server logs every request to stderr: it is read for as long as the server runs,
+        // so the pipe never fills and blocks it.
+        std::thread::spawn(move || {
+            let mut tell = Some(tell);
+            let mut startup = Vec::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let port = line
+                    .split("Running on http://127.0.0.1:")
+                    .nth(1)
+                    .and_then(|p| p.trim().parse::<u16>().ok());
+                match (port, tell.take()) {
+                    (Some(port), Some(tell)) => {
+                        let _ = tell.send(Ok(port));
+                    }
+                    (None, Some(waiting)) => {
+                        startup.push(line);
+                        tell = Some(waiting);
+                    }
+                    (_, None) => {}
+                }
+            }
+            if let Some(tell) = tell {
+                let _ = tell.send(Err(startup.join("\n")));
+            }
+        });
+        match told.recv_timeout(START_LIMIT) {
+            Ok(Ok(port)) => Moto { child, port },
+            Ok(Err(stderr)) => {
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                panic!("moto_server exited at start ({status}): {stderr}")
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("moto_server did not say where it listens within {START_LIMIT:?}")
+            }
+        }
     }
 
     /// The endpoint to give the AWS SDK (`AWS_ENDPOINT_URL`).
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Polls the server's readiness: a readiness check, not a sleep standing in for one.
-    fn wait_ready(&mut self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut err) = self.child.stderr.take() {
-                    let _ = err.read_to_string(&mut stderr);
-                }
-                panic!("moto_server exited at start ({status}): {stderr}");
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on port {} within {limit:?}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 }
 
