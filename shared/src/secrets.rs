@@ -147,17 +147,7 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// The URL of a database: as given, or read from its secret.
-pub async fn database_url(
-    locator: &DatabaseLocator,
-    sdk: &aws_config::SdkConfig,
-) -> Result<String, SecretError> {
-    match locator {
-        DatabaseLocator::Url(url) => Ok(url.clone()),
-        DatabaseLocator::SecretArn(arn) => read_secret(arn, sdk).await,
-    }
-}
-
+/// The connection URL secret `arn` holds now.
 async fn read_secret(arn: &str, sdk: &aws_config::SdkConfig) -> Result<String, SecretError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client

@@ -78,26 +78,34 @@ pub async fn connect(
             },
         }
     };
-    let client = if params.mode == SslMode::Disable {
-        let (client, connection) = tokio::time::timeout(timeout, config.connect(NoTls))
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(failed)?;
-        tokio::spawn(drive(connection));
-        client
+    let opened = if params.mode == SslMode::Disable {
+        open(&config, NoTls, timeout).await
     } else {
         let tls = tls::connector(params.mode, &params.roots).map_err(|e| DbError::Tls {
             role,
             message: e.to_string(),
         })?;
-        let (client, connection) = tokio::time::timeout(timeout, config.connect(tls))
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(failed)?;
+        open(&config, tls, timeout).await
+    };
+    opened.map_err(|_| timed_out())?.map_err(failed)
+}
+
+/// Connects with `tls` within `timeout` and drives the connection on the current runtime: the
+/// one connect path of every mode, whatever the connector's type.
+async fn open<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    timeout: Duration,
+) -> Result<Result<Client, tokio_postgres::Error>, tokio::time::error::Elapsed>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let connected = tokio::time::timeout(timeout, config.connect(tls)).await?;
+    Ok(connected.map(|(client, connection)| {
         tokio::spawn(drive(connection));
         client
-    };
-    Ok(client)
+    }))
 }
 
 /// Whether the server refused the password (SQLSTATE 28P01): after a rotation, the secret

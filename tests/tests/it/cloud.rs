@@ -10,6 +10,7 @@ use etl_cli::schedule::{self, ScheduleError};
 use etl_shared::config::{Config, DatabaseLocator, StoreLocation};
 use etl_shared::event::S3Event;
 use etl_shared::layout::RunId;
+use etl_shared::secrets::DatabaseUrl;
 use etl_shared::store::ObjectStore;
 use etl_tests::alerts::{AlertTopic, queue, receive};
 use etl_tests::lambdas::{Cloud, PREFIX, lambda_log_env, manifest_event, manifests};
@@ -352,11 +353,10 @@ async fn database_credentials_come_from_secrets_manager() {
         "host": "db", "username": "etl", "password": "hunter2-do-not-print", "port": "fifty"
     }))
     .await;
-    let failure =
-        etl_shared::secrets::database_url(&DatabaseLocator::SecretArn(arn.clone()), &cloud.sdk)
-            .await
-            .unwrap_err()
-            .to_string();
+    let failure = DatabaseUrl::resolve(&DatabaseLocator::SecretArn(arn.clone()), &cloud.sdk)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         failure.contains(&arn) && failure.contains("\"port\""),
         "{failure}"
@@ -367,9 +367,11 @@ async fn database_credentials_come_from_secrets_manager() {
     // not, a connect error that says so (the harness's throwaway cluster has TLS on; a server
     // given by ETL_TEST_DATABASE_URL may have it off).
     let arn = secret(rds("require", "hunter2-do-not-print")).await;
-    let url = etl_shared::secrets::database_url(&DatabaseLocator::SecretArn(arn), &cloud.sdk)
+    let url = DatabaseUrl::resolve(&DatabaseLocator::SecretArn(arn), &cloud.sdk)
         .await
-        .unwrap();
+        .unwrap()
+        .current()
+        .await;
     let server_tls: String = cloud
         .source
         .connect()
