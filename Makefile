@@ -38,8 +38,8 @@ fmt: ## Format the code
 
 bench: ## Benchmark at SCALE sales orders (default 1000000); writes bench/results/<date>-scale<N>.json
 	@scripts/ensure-tools.sh postgres
-	$(CARGO) build --quiet --locked --release -p etl $(addprefix -p ,$(LAMBDAS))
-	$${CARGO_TARGET_DIR:-target}/release/etl bench --scale $(SCALE)
+	$(CARGO) build --locked --profile release-local -p etl $(addprefix -p ,$(LAMBDAS))
+	$${CARGO_TARGET_DIR:-target}/release-local/etl bench --scale $(SCALE)
 
 LAMBDAS := extract transform load
 

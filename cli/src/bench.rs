@@ -84,7 +84,7 @@ fn lambda_figures(env: &[(&str, String)]) -> anyhow::Result<Vec<LambdaFigures>> 
             ready.sort_by(f64::total_cmp);
         } else {
             eprintln!(
-                "  {name}: no binary at {} (cargo build --release -p {name})",
+                "  {name}: no binary at {} (cargo build --profile release-local -p {name})",
                 binary.display()
             );
         }

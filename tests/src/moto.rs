@@ -98,6 +98,7 @@ impl Moto {
     /// moto accepts. Built explicitly so tests never depend on the process environment.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(etl_shared::lambda::https_client())
             .endpoint_url(self.endpoint())
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(

@@ -264,7 +264,7 @@ pub(crate) fn connector(
     mode: SslMode,
     roots: &RootCerts,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, TlsSetupError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(rustls::DEFAULT_VERSIONS)?
         .dangerous();
