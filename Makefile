@@ -23,7 +23,7 @@ demo: ## Run the demo on a throwaway Postgres (or ETL_SOURCE_URL) and print a re
 test: test-rust test-terraform ## Run the full test suite: Rust (real Postgres, moto_server), then Terraform
 
 test-rust: ## The Rust tests (a throwaway Postgres cluster unless ETL_TEST_DATABASE_URL is set)
-	@scripts/ensure-tools.sh postgres moto
+	@scripts/ensure-tools.sh postgres moto chromium
 	$(CARGO) test --workspace --locked
 
 test-terraform: ## terraform fmt/validate/test, checkov, actionlint, apply against moto_server

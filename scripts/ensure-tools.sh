@@ -7,7 +7,7 @@
 # (pip-compile --generate-hashes from requirements/<group>.in; docs/security.md). A group is
 # reinstalled when its file changes. PostgreSQL comes from Debian's packages.
 #
-# Usage: scripts/ensure-tools.sh [postgres] [moto] [lambda] [checks]
+# Usage: scripts/ensure-tools.sh [postgres] [moto] [chromium] [lambda] [checks]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +61,19 @@ for need in "$@"; do
     moto)
       venv_install dev
       on_path moto_server
+      ;;
+    chromium)
+      # Headless Chromium renders `etl report --html` in its test. Debian's package; the
+      # test harness starts it headless, with its background networking off.
+      if ! command -v "${ETL_CHROMIUM:-chromium}" >/dev/null 2>&1; then
+        if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+          echo "installing Chromium for the report test (apt-get install chromium)" >&2
+          apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2 \
+            || fail "Chromium: apt-get install chromium failed"
+        fi
+        command -v "${ETL_CHROMIUM:-chromium}" >/dev/null 2>&1 \
+          || fail "chromium (Debian: apt-get install chromium), or set ETL_CHROMIUM to a Chromium binary"
+      fi
       ;;
     checks)
       venv_install dev

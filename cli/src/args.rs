@@ -39,6 +39,10 @@ pub enum Command {
     /// Show the watermark, freshness lag, recent runs, pending runs and quarantined inputs.
     #[command(after_help = "Example:\n  etl status --json | jq .lag_secs")]
     Status(StatusArgs),
+    /// Write a self-contained HTML page (no network): freshness and rows per run charted, the
+    /// two report views, and the status facts.
+    #[command(after_help = "Example:\n  etl report --html report.html && xdg-open report.html")]
+    Report(ReportArgs),
     /// Run a stage again for one run (after fixing what quarantined it).
     #[command(
         after_help = "Example:\n  etl replay 20261125T081500.123456Z-0a1b2c3d --stage transform"
@@ -68,6 +72,9 @@ pub struct DemoArgs {
     /// Live operations simulated between the two pipeline runs.
     #[arg(long, default_value_t = 300)]
     pub operations: u64,
+    /// Where to write the HTML report of the demo (the one thing it leaves behind).
+    #[arg(long, value_name = "FILE", default_value = ".etl/demo-report.html")]
+    pub report: std::path::PathBuf,
 }
 
 /// A pipeline stage.
@@ -101,6 +108,19 @@ pub struct StatusArgs {
     /// How stale the warehouse may be before the verdict is "stale" (e.g. 30m, 2h).
     #[arg(long, env = "ETL_FRESHNESS_SLO", default_value = "30m", value_parser = humantime::parse_duration)]
     pub freshness_slo: std::time::Duration,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Where to write the page.
+    #[arg(long, value_name = "FILE")]
+    pub html: std::path::PathBuf,
+    /// The freshness objective the verdict and the freshness chart measure against.
+    #[arg(long, env = "ETL_FRESHNESS_SLO", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub freshness_slo: std::time::Duration,
+    /// How many of the latest runs to chart.
+    #[arg(long, default_value_t = 50)]
+    pub runs: usize,
 }
 
 /// A stage that can be replayed for one run.

@@ -12,7 +12,7 @@ use crate::args::{
 use crate::local::{Local, Stages, database_url, print_cycle, run_every};
 use crate::seed::{self, SeedOptions, generate::SeedSpec};
 use crate::simulate::{self, SimulateOptions};
-use crate::{bench, demo, schedule, status};
+use crate::{bench, demo, report, schedule, status};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     let config = Config::from_env()?;
@@ -25,12 +25,20 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             let status = status::status(&local).await?;
             let verdict = status::verdict(&status, args.freshness_slo);
             if args.json {
-                let mut json = serde_json::to_value(&status)?;
-                json["verdict"] = serde_json::to_value(&verdict)?;
-                println!("{}", serde_json::to_string_pretty(&json)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status.to_json(&verdict))?
+                );
             } else {
                 status::print(&verdict, &status);
             }
+            Ok(())
+        }
+        Command::Report(args) => {
+            let local = Local::new(config).await?;
+            let report = report::gather(&local, args.freshness_slo, args.runs).await?;
+            report::write(&report, &args.html)?;
+            println!("report written to {}", args.html.display());
             Ok(())
         }
         Command::Replay(args) => replay_command(config, args).await,

@@ -1,7 +1,8 @@
 //! `etl demo`: the whole pipeline on a fresh machine with nothing configured. A throwaway
 //! Postgres (unless ETL_SOURCE_URL and ETL_WAREHOUSE_URL are given), temporary stores, a seeded
-//! history, two pipeline cycles around a burst of live activity, and a short report. Nothing is
-//! left running or on disk afterwards, Ctrl-C, SIGTERM and SIGHUP included.
+//! history, two pipeline cycles around a burst of live activity, and a short report, also
+//! written as an HTML page (`--report`). Nothing else is left running or on disk afterwards,
+//! Ctrl-C, SIGTERM and SIGHUP included.
 
 use std::time::Instant;
 
@@ -135,7 +136,7 @@ async fn run(
     println!("\nreport_monthly_sales (latest months, top value first):");
     let rows = wh
         .query(
-            "SELECT month::text, currency_code, counterparty_country, orders, sales_value::text \
+            "SELECT month::text, currency_code, counterparty_country, orders, sales_value::text AS value \
              FROM report_monthly_sales ORDER BY month DESC, sales_value DESC LIMIT 5",
             &[],
         )
@@ -154,6 +155,13 @@ async fn run(
             r.get::<_, String>(4)
         );
     }
+    let slo = std::time::Duration::from_secs(30 * 60);
+    let page = crate::report::gather(&local, slo, 50).await?;
+    crate::report::write(&page, &args.report)?;
+    println!(
+        "\nHTML report (charts, the report views, the status): {}",
+        args.report.display()
+    );
     println!("\ndemo finished in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod local;
 pub mod pgcluster;
 pub mod progress;
+pub mod report;
 pub mod runtime_api;
 pub mod schedule;
 pub mod seed;

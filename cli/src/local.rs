@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use etl_shared::Config;
+use etl_shared::alert::{self, AlertSink, LogAlerts};
 use etl_shared::catalog::SOURCE_TABLES;
 use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
+use etl_shared::error::Classify;
 use etl_shared::event::S3Event;
+use etl_shared::lambda::report_runs;
 use etl_shared::layout::{RunId, manifest_key};
+use etl_shared::manifest::Stage;
 use etl_shared::secrets::DatabaseUrl;
 use etl_shared::store::{self, ObjectStore};
 use extract::{ExtractOptions, ExtractOutcome};
@@ -51,6 +55,8 @@ pub struct Local {
     pub landing: Box<dyn ObjectStore>,
     pub processed: Box<dyn ObjectStore>,
     sdk: Option<aws_config::SdkConfig>,
+    /// SNS when `ETL_ALERT_TOPIC_ARN` is set: the CLI then alerts as the Lambdas do.
+    topic: Option<Box<dyn AlertSink>>,
 }
 
 /// What one cycle did.
@@ -110,7 +116,8 @@ impl Local {
         let needs_aws = in_s3(&config.landing)
             || in_s3(&config.processed)
             || secret(&config.source)
-            || secret(&config.warehouse);
+            || secret(&config.warehouse)
+            || config.alert_topic_arn.is_some();
         let sdk = if needs_aws {
             Some(etl_shared::lambda::aws_config().await)
         } else {
@@ -120,11 +127,16 @@ impl Local {
             .with_context(|| format!("opening the landing store ({LANDING})"))?;
         let processed = open_store(config.processed.as_ref(), DEFAULT_PROCESSED, sdk.as_ref())
             .with_context(|| format!("opening the processed store ({PROCESSED})"))?;
+        let topic = match (&sdk, &config.alert_topic_arn) {
+            (Some(sdk), Some(arn)) => Some(alert::sink(sdk, Some(arn))),
+            _ => None,
+        };
         Ok(Local {
             config,
             landing,
             processed,
             sdk,
+            topic,
         })
     }
 
@@ -190,7 +202,9 @@ impl Local {
                     .await
                     .context("extract failed");
             progress.finish();
-            cycle.extract = Some(outcome?);
+            let outcome = outcome?;
+            extract::lambda::alert_future_rows(&outcome, self.alerts()).await;
+            cycle.extract = Some(outcome);
         }
         if stages.transform() {
             // Every landing manifest not transformed yet: the new ones, and any an earlier cycle
@@ -218,6 +232,7 @@ impl Local {
                 );
             }
             progress.finish();
+            self.report(Stage::Transform, &cycle.transformed).await;
         }
         if stages.load() {
             let mut warehouse = self.warehouse().await?;
@@ -233,8 +248,29 @@ impl Local {
                 );
             }
             progress.finish();
+            self.report(Stage::Load, &cycle.loaded).await;
         }
         Ok(cycle)
+    }
+
+    /// Where alerts go: the topic when one is configured, else the log.
+    fn alerts(&self) -> &dyn AlertSink {
+        match &self.topic {
+            Some(topic) => topic.as_ref(),
+            None => &LogAlerts,
+        }
+    }
+
+    /// Alerts failed runs through the Lambdas' reporter (once per quarantined run) when a
+    /// topic is configured; without one, the cycle's printout is the report.
+    async fn report<T, E>(&self, stage: Stage, results: &[(RunId, Result<T, E>)])
+    where
+        E: Classify + std::error::Error + Send + Sync + 'static,
+    {
+        if self.topic.is_some() {
+            // The folded result is for Lambda's retry decision; the cycle reports each run.
+            let _ = report_runs(stage, results, self.alerts(), self.processed.as_ref()).await;
+        }
     }
 }
 

@@ -1,11 +1,14 @@
 //! `etl status`: how fresh the warehouse is and what is in flight, from the stores and the
 //! warehouse ledger (the same sources of truth the stages use).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use etl_shared::layout::{MANIFESTS_PREFIX, QUARANTINE_PREFIX, RunId};
 use etl_shared::manifest::{BlockingSession, Manifest};
 use etl_shared::store::ObjectStore;
-use etl_shared::watermark;
+use etl_shared::time::human_secs as human;
+use etl_shared::watermark::{self, FutureRows};
 use serde::Serialize;
 
 use crate::local::Local;
@@ -71,9 +74,19 @@ pub fn verdict(status: &Status, slo: std::time::Duration) -> Verdict {
             etl_shared::time::format_micros(s.transaction_started)
         ));
     }
+    let mut far_ahead = false;
+    for (table, rows) in &status.future {
+        far_ahead |= rows.alerted;
+        reasons.push(format!(
+            "{} row(s) of {table} are stamped up to {} ahead of the source clock: they reach \
+             the warehouse only when the clock passes them (correct their last_updated)",
+            rows.rows,
+            human(rows.ahead_secs as f64)
+        ));
+    }
     let health = if !status.quarantined.is_empty() {
         Health::Failing
-    } else if stale {
+    } else if stale || far_ahead {
         Health::Stale
     } else {
         Health::Healthy
@@ -95,17 +108,6 @@ pub fn verdict(status: &Status, slo: std::time::Duration) -> Verdict {
     }
 }
 
-/// Seconds as a person reads them: `42s`, `7m 5s`, `3h 2m`, `2d 4h`.
-fn human(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {}s", s / 60, s % 60),
-        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct RunLine {
     pub run_id: String,
@@ -113,6 +115,18 @@ pub struct RunLine {
     pub bytes: u64,
     /// When the run was extracted (extract, transform) or loaded (load).
     pub at: String,
+    /// Seconds since `at`.
+    pub age_secs: f64,
+}
+
+/// One stage at a glance: its last run, the work waiting for it, what it quarantined.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageLine {
+    pub stage: String,
+    pub last: Option<RunLine>,
+    /// Runs waiting for this stage (extract: none, it is driven by the schedule).
+    pub pending: usize,
+    pub quarantined: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,9 +151,41 @@ pub struct Status {
     pub pending_transform: Vec<String>,
     pub pending_load: Vec<String>,
     pub quarantined: Vec<Quarantined>,
+    /// Source rows stamped ahead of the source's clock at the last extract, per table.
+    pub future: BTreeMap<String, FutureRows>,
 }
 
-async fn manifests(store: &dyn ObjectStore) -> anyhow::Result<Vec<Manifest>> {
+impl Status {
+    /// Per stage: last run, age, rows, pending and quarantined counts.
+    pub fn stages(&self) -> Vec<StageLine> {
+        let quarantined =
+            |stage: &str| self.quarantined.iter().filter(|q| q.stage == stage).count();
+        [
+            ("extract", &self.extract, 0),
+            ("transform", &self.transform, self.pending_transform.len()),
+            ("load", &self.load, self.pending_load.len()),
+        ]
+        .into_iter()
+        .map(|(stage, lines, pending)| StageLine {
+            stage: stage.to_owned(),
+            last: lines.last().cloned(),
+            pending,
+            quarantined: quarantined(stage),
+        })
+        .collect()
+    }
+
+    /// The JSON `etl status --json` prints: the status, its verdict and the per-stage view.
+    pub fn to_json(&self, verdict: &Verdict) -> serde_json::Value {
+        let mut json = serde_json::to_value(self).unwrap_or_default();
+        json["verdict"] = serde_json::to_value(verdict).unwrap_or_default();
+        json["stages"] = serde_json::to_value(self.stages()).unwrap_or_default();
+        json
+    }
+}
+
+/// Every manifest of a store, oldest first.
+pub(crate) async fn manifests(store: &dyn ObjectStore) -> anyhow::Result<Vec<Manifest>> {
     let mut out = Vec::new();
     for key in store.list(MANIFESTS_PREFIX).await? {
         if let Some(object) = store.get(&key).await? {
@@ -149,12 +195,29 @@ async fn manifests(store: &dyn ObjectStore) -> anyhow::Result<Vec<Manifest>> {
     Ok(out)
 }
 
-fn line(m: &Manifest) -> RunLine {
+fn line(m: &Manifest, now: DateTime<Utc>) -> RunLine {
+    run_line(
+        m.run_id.to_string(),
+        m.total_rows(),
+        m.total_bytes(),
+        m.created_at,
+        now,
+    )
+}
+
+fn run_line(
+    run_id: String,
+    rows: u64,
+    bytes: u64,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> RunLine {
     RunLine {
-        run_id: m.run_id.to_string(),
-        rows: m.total_rows(),
-        bytes: m.total_bytes(),
-        at: etl_shared::time::format_micros(m.created_at),
+        run_id,
+        rows,
+        bytes,
+        at: etl_shared::time::format_micros(at),
+        age_secs: (now - at).num_milliseconds() as f64 / 1000.0,
     }
 }
 
@@ -182,6 +245,46 @@ async fn quarantined(store: &dyn ObjectStore) -> anyhow::Result<Vec<Quarantined>
     Ok(out)
 }
 
+/// One run in the warehouse's load ledger.
+pub(crate) struct Loaded {
+    pub run_id: String,
+    pub rows: u64,
+    pub loaded_at: DateTime<Utc>,
+}
+
+/// The load ledger, oldest run first; `None` when no warehouse is configured. A warehouse
+/// nothing has loaded into yet has no ledger: it is shown as empty, not migrated into existence
+/// by a command that only looks.
+pub(crate) async fn ledger(local: &Local) -> anyhow::Result<Option<Vec<Loaded>>> {
+    if local.config.warehouse.is_none() {
+        return Ok(None);
+    }
+    let client = local.warehouse_read_only().await?;
+    let has_ledger: bool = client
+        .query_one("SELECT to_regclass('etl_load_ledger') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !has_ledger {
+        return Ok(Some(Vec::new()));
+    }
+    let rows = client
+        .query(
+            "SELECT run_id, (SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(rows))::bigint, loaded_at \
+             FROM etl_load_ledger ORDER BY run_id",
+            &[],
+        )
+        .await?;
+    Ok(Some(
+        rows.iter()
+            .map(|r| Loaded {
+                run_id: r.get(0),
+                rows: r.get::<_, i64>(1).max(0) as u64,
+                loaded_at: r.get(2),
+            })
+            .collect(),
+    ))
+}
+
 /// Gathers the status. The warehouse part is left empty when no warehouse is configured.
 pub async fn status(local: &Local) -> anyhow::Result<Status> {
     let landing = local.landing.as_ref();
@@ -198,36 +301,13 @@ pub async fn status(local: &Local) -> anyhow::Result<Status> {
             .any(|q| q.run_id == run.as_str() && q.stage == stage)
     };
 
-    let (load, loaded_ids) = match &local.config.warehouse {
-        Some(_) => {
-            let client = local.warehouse_read_only().await?;
-            // A warehouse nothing has loaded into yet has no ledger: it is shown as such, not
-            // migrated into existence by a command that only looks.
-            let has_ledger: bool = client
-                .query_one("SELECT to_regclass('etl_load_ledger') IS NOT NULL", &[])
-                .await?
-                .get(0);
-            let rows = if has_ledger {
-                client
-                    .query(
-                        "SELECT run_id, (SELECT coalesce(sum(value::bigint), 0) FROM jsonb_each_text(rows))::bigint, loaded_at \
-                         FROM etl_load_ledger ORDER BY run_id",
-                        &[],
-                    )
-                    .await?
-            } else {
-                Vec::new()
-            };
-            let lines: Vec<RunLine> = rows
-                .iter()
-                .map(|r| RunLine {
-                    run_id: r.get(0),
-                    rows: r.get::<_, i64>(1) as u64,
-                    bytes: 0,
-                    at: etl_shared::time::format_micros(r.get::<_, DateTime<Utc>>(2)),
-                })
+    let (load, loaded_ids) = match ledger(local).await? {
+        Some(entries) => {
+            let ids: Vec<String> = entries.iter().map(|e| e.run_id.clone()).collect();
+            let lines = entries
+                .into_iter()
+                .map(|e| run_line(e.run_id, e.rows, 0, e.loaded_at, now))
                 .collect();
-            let ids: Vec<String> = lines.iter().map(|l| l.run_id.clone()).collect();
             (lines, Some(ids))
         }
         None => (Vec::new(), None),
@@ -256,9 +336,10 @@ pub async fn status(local: &Local) -> anyhow::Result<Status> {
         last_checked: mark
             .as_ref()
             .map(|w| etl_shared::time::format_micros(w.checked_at)),
+        future: mark.as_ref().map(|w| w.future.clone()).unwrap_or_default(),
         held_by: mark.and_then(|w| w.held_by),
-        extract: recent(extracted.iter().map(line).collect()),
-        transform: recent(transformed.iter().map(line).collect()),
+        extract: recent(extracted.iter().map(|m| line(m, now)).collect()),
+        transform: recent(transformed.iter().map(|m| line(m, now)).collect()),
         load: recent(load),
         pending_transform,
         pending_load,
@@ -304,6 +385,59 @@ pub fn render(verdict: &Verdict, status: &Status, colour: bool) -> String {
         (Some(mark), Some(lag)) => writeln!(out, "watermark {mark}  (lag {})", human(lag)),
         _ => writeln!(out, "watermark none: nothing extracted yet"),
     };
+    if let Some(s) = &status.held_by {
+        let _ = writeln!(
+            out,
+            "horizon held back by pid {} (user {}, application {}, {}) since {}",
+            s.pid,
+            s.user.as_deref().unwrap_or("?"),
+            s.application.as_deref().unwrap_or("?"),
+            s.state.as_deref().unwrap_or("?"),
+            etl_shared::time::format_micros(s.transaction_started)
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<9}  {:<32}  {:>8}  {:>9}  {:>7}  {:>11}",
+        "stage", "last run", "age", "rows", "pending", "quarantined"
+    );
+    for stage in status.stages() {
+        let (run, age, rows) = match &stage.last {
+            Some(l) => (l.run_id.as_str(), human(l.age_secs), l.rows.to_string()),
+            None => ("-", "-".to_owned(), "-".to_owned()),
+        };
+        let _ = writeln!(
+            out,
+            "{:<9}  {run:<32}  {age:>8}  {rows:>9}  {:>7}  {:>11}",
+            stage.stage, stage.pending, stage.quarantined
+        );
+    }
+    if !status.quarantined.is_empty() {
+        let _ = writeln!(out, "\nquarantined:");
+        for q in &status.quarantined {
+            let _ = writeln!(
+                out,
+                "  {} at {}: {}",
+                q.run_id,
+                q.stage,
+                q.error.lines().next().unwrap_or("")
+            );
+        }
+    }
+    if !status.future.is_empty() {
+        let _ = writeln!(out, "\nsource rows stamped in the future (deferred):");
+        for (table, rows) in &status.future {
+            let _ = writeln!(
+                out,
+                "  {table:<16} {:>9} row(s), up to {} ahead{}",
+                rows.rows,
+                human(rows.ahead_secs as f64),
+                if rows.alerted { " (alerted)" } else { "" }
+            );
+        }
+    }
+    let _ = writeln!(out, "\nrecent runs:");
     for (stage, lines) in [
         ("extract", &status.extract),
         ("transform", &status.transform),
@@ -312,17 +446,11 @@ pub fn render(verdict: &Verdict, status: &Status, colour: bool) -> String {
         for l in lines {
             let _ = writeln!(
                 out,
-                "{stage:<9} {}  rows {:>9}  at {}",
+                "  {stage:<9} {}  rows {:>9}  at {}",
                 l.run_id, l.rows, l.at
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "pending: {} to transform, {} to load",
-        status.pending_transform.len(),
-        status.pending_load.len()
-    );
     out
 }
 
@@ -343,6 +471,7 @@ mod tests {
             pending_transform: Vec::new(),
             pending_load: Vec::new(),
             quarantined: Vec::new(),
+            future: BTreeMap::new(),
         }
     }
 
@@ -387,6 +516,62 @@ mod tests {
             "{v:?}"
         );
         assert_eq!(verdict(&status(None), SLO).health, Health::Stale);
+    }
+
+    #[test]
+    fn rows_far_in_the_future_make_a_fresh_pipeline_stale_and_are_listed() {
+        let mut s = status(Some(5.0));
+        s.future.insert(
+            "payment".into(),
+            FutureRows {
+                rows: 3,
+                ahead_secs: 30_000_000_000,
+                alerted: true,
+            },
+        );
+        let v = verdict(&s, SLO);
+        assert_eq!(v.health, Health::Stale);
+        assert!(
+            v.reasons[0].starts_with("3 row(s) of payment are stamped up to 951y"),
+            "{v:?}"
+        );
+        let text = render(&v, &s, false);
+        assert!(
+            text.contains("payment                  3 row(s), up to 951y"),
+            "{text}"
+        );
+        assert!(text.contains("(alerted)"), "{text}");
+        // Within the skew the lookback allows for: listed, still healthy.
+        s.future.get_mut("payment").unwrap().alerted = false;
+        assert_eq!(verdict(&s, SLO).health, Health::Healthy);
+    }
+
+    #[test]
+    fn each_stage_shows_its_last_run_pending_and_quarantined() {
+        let mut s = status(Some(5.0));
+        s.transform.push(RunLine {
+            run_id: "20261201T100000.000000Z-0a1b2c3d".into(),
+            rows: 120,
+            bytes: 9,
+            at: "2026-12-01T10:00:00.000000Z".into(),
+            age_secs: 125.0,
+        });
+        s.pending_load
+            .push("20261201T100000.000000Z-0a1b2c3d".into());
+        let stages = s.stages();
+        assert_eq!(stages[1].last.as_ref().unwrap().rows, 120);
+        assert_eq!((stages[2].pending, stages[2].quarantined), (1, 0));
+        let text = render(&verdict(&s, SLO), &s, false);
+        let row = text.lines().find(|l| l.starts_with("transform ")).unwrap();
+        assert!(
+            row.contains("20261201T100000.000000Z-0a1b2c3d")
+                && row.contains("2m 5s")
+                && row.contains("120"),
+            "{row}"
+        );
+        let json = s.to_json(&verdict(&s, SLO));
+        assert_eq!(json["stages"][2]["pending"], 1);
+        assert_eq!(json["verdict"]["health"], "healthy");
     }
 
     #[test]

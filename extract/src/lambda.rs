@@ -8,7 +8,7 @@
 
 use std::time::SystemTime;
 
-use etl_shared::alert::{self, AlertSink};
+use etl_shared::alert::{self, Alert, AlertSink};
 use etl_shared::catalog::SOURCE_TABLES;
 use etl_shared::config::{Config, LANDING};
 use etl_shared::lambda::{
@@ -33,6 +33,23 @@ pub async fn connect(
     timeout: std::time::Duration,
 ) -> Result<Client, ExtractError> {
     Ok(url.connect("source", APPLICATION_NAME, timeout).await?)
+}
+
+/// Sends the warnings an invocation owes: one per table newly stamped far in the future.
+pub async fn alert_future_rows(outcome: &ExtractOutcome, alerts: &dyn AlertSink) {
+    for table in &outcome.future_alerts {
+        let Some(rows) = outcome.future.get(table) else {
+            continue;
+        };
+        let headline = format!("{} {table} row(s) stamped in the future", rows.rows);
+        let alert = Alert::warning(
+            "extract",
+            &headline,
+            crate::future::alert_lines(table, rows),
+        )
+        .with_lambda_logs();
+        alert::send_logged(alerts, &alert).await;
+    }
 }
 
 pub struct Handler {
@@ -95,6 +112,7 @@ impl Handler {
     ) -> Result<Value, Failure> {
         match self.extract(deadline).await {
             Ok(outcome) => {
+                alert_future_rows(&outcome, self.alerts.as_ref()).await;
                 let lag = outcome
                     .watermark
                     .map(|w| (chrono::Utc::now() - w).num_milliseconds() as f64 / 1000.0);

@@ -1,15 +1,17 @@
 //! The extract stage: lands the totesys rows changed since the watermark as NDJSON parts plus a
 //! manifest in the landing store (docs/architecture.md §5).
 //!
-//! Guarantees, each proven by a test in `tests/tests/it/extract.rs`:
+//! Guarantees, each proven by a test in `tests/tests/it/extract_stage.rs`:
 //! - every row committed in the source lands in some run, even when its transaction commits long
 //!   after it stamped `last_updated` (the safe horizon, [`horizon`]);
 //! - all tables of a run come from one snapshot, so an order, its transaction and its payment
 //!   arrive together;
 //! - a run is visible only once its manifest exists, and the watermark moves only after that, by
-//!   compare-and-swap: a crash or a lost race never skips rows.
+//!   compare-and-swap: a crash or a lost race never skips rows;
+//! - rows stamped in the future are counted, recorded and alerted once per table ([`future`]).
 
 pub mod error;
+pub mod future;
 pub mod horizon;
 pub mod lambda;
 pub mod parts;

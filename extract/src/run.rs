@@ -17,11 +17,12 @@ use etl_shared::manifest::{
     BlockingSession, ExtractDetails, HorizonBasis, MANIFEST_FORMAT, Manifest, Stage, Window,
 };
 use etl_shared::store::{ObjectStore, PutOutcome, Version};
-use etl_shared::watermark::{self, Advance, Watermark};
+use etl_shared::watermark::{self, Advance, FutureRows, Watermark};
 use tokio::time::Instant;
 use tokio_postgres::{Client, IsolationLevel, Portal, Row, Transaction};
 
 use crate::error::ExtractError;
+use crate::future::{self, Seen};
 use crate::horizon::{Horizon, Probe, horizon};
 use crate::parts::PartWriter;
 use crate::sql;
@@ -98,6 +99,11 @@ pub struct ExtractOutcome {
     pub horizon: Horizon,
     /// The watermark when the invocation ended.
     pub watermark: Option<DateTime<Utc>>,
+    /// Source rows stamped ahead of the source's clock, per table, in this snapshot.
+    pub future: BTreeMap<String, FutureRows>,
+    /// Tables to alert about: newly far in the future, and recorded as alerted in the
+    /// watermark this invocation wrote (so exactly one invocation alerts).
+    pub future_alerts: Vec<String>,
 }
 
 impl ExtractOutcome {
@@ -130,6 +136,24 @@ pub async fn extract(
         .map_err(ExtractError::query("opening the snapshot transaction"))?;
     // The first statement takes the snapshot; no row is read before the schema is checked.
     check_drift(&tx, options.tables).await?;
+    let seen = future_rows(&tx, options.tables, probe.probed_at).await?;
+    let assessment = future::assess(
+        &seen,
+        previous
+            .as_ref()
+            .map(|w| &w.future)
+            .unwrap_or(&BTreeMap::new()),
+        options.lookback,
+    );
+    for (table, rows) in &assessment.future {
+        tracing::warn!(
+            table,
+            rows = rows.rows,
+            ahead = %etl_shared::time::human_secs(rows.ahead_secs as f64),
+            "source rows are stamped in the future: they are deferred until the source's \
+             clock passes their last_updated"
+        );
+    }
 
     let mut state = Progress {
         store,
@@ -137,6 +161,8 @@ pub async fn extract(
         last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
         watermark: from,
         held_by: horizon.held_by.clone(),
+        future: assessment.future,
+        recorded: false,
     };
 
     if from.is_some_and(|from| horizon.to <= from) {
@@ -149,12 +175,7 @@ pub async fn extract(
         tx.commit()
             .await
             .map_err(ExtractError::query("closing the snapshot"))?;
-        return Ok(ExtractOutcome {
-            runs: Vec::new(),
-            stop,
-            watermark: state.watermark,
-            horizon,
-        });
+        return Ok(state.outcome(Vec::new(), stop, horizon, assessment.alert));
     }
 
     let lookback = chrono::Duration::from_std(options.lookback).unwrap_or_default();
@@ -234,12 +255,27 @@ pub async fn extract(
     tx.commit()
         .await
         .map_err(ExtractError::query("closing the snapshot"))?;
-    Ok(ExtractOutcome {
-        runs,
-        stop,
-        watermark: state.watermark,
-        horizon,
-    })
+    Ok(state.outcome(runs, stop, horizon, assessment.alert))
+}
+
+/// Counts each table's rows stamped ahead of the probe time, in the snapshot.
+async fn future_rows(
+    tx: &Transaction<'_>,
+    tables: &'static [SourceTable],
+    probed_at: DateTime<Utc>,
+) -> Result<Vec<Seen>, ExtractError> {
+    let rows = tx
+        .query(&sql::future_rows(tables), &[&probed_at.naive_utc()])
+        .await
+        .map_err(ExtractError::query("counting rows stamped in the future"))?;
+    Ok(rows
+        .iter()
+        .map(|r| Seen {
+            table: r.get(0),
+            rows: r.get::<_, i64>(1).max(0) as u64,
+            ahead_secs: r.get::<_, f64>(2) as i64,
+        })
+        .collect())
 }
 
 /// Reads other sessions' open transactions, before any snapshot is taken.
@@ -415,9 +451,30 @@ struct Progress<'a> {
     last_run_id: Option<RunId>,
     watermark: Option<DateTime<Utc>>,
     held_by: Option<BlockingSession>,
+    future: BTreeMap<String, FutureRows>,
+    /// Whether this invocation wrote the watermark at least once.
+    recorded: bool,
 }
 
 impl Progress<'_> {
+    fn outcome(
+        self,
+        runs: Vec<RunSummary>,
+        stop: Stop,
+        horizon: Horizon,
+        alert: Vec<String>,
+    ) -> ExtractOutcome {
+        ExtractOutcome {
+            runs,
+            stop,
+            horizon,
+            watermark: self.watermark,
+            // Only the invocation whose watermark recorded the alert sends it.
+            future_alerts: if self.recorded { alert } else { Vec::new() },
+            future: self.future,
+        }
+    }
+
     /// Swaps the watermark to `to` (never backwards), recording the check.
     async fn record(&mut self, to: DateTime<Utc>) -> Result<Advance, ExtractError> {
         let to = self.watermark.map_or(to, |w| w.max(to));
@@ -427,6 +484,7 @@ impl Progress<'_> {
             last_run_id: self.last_run_id.clone(),
             checked_at: Utc::now(),
             held_by: self.held_by.clone(),
+            future: self.future.clone(),
         };
         fail::fail_point!("extract::before_watermark");
         let advance = watermark::advance(self.store, &next, self.version.as_ref()).await?;
@@ -435,6 +493,7 @@ impl Progress<'_> {
             Advance::Advanced(version) => {
                 self.version = Some(version.clone());
                 self.watermark = Some(to);
+                self.recorded = true;
             }
             Advance::LostRace => tracing::warn!(
                 "another extract advanced the watermark first: this one stops without advancing it"

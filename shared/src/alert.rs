@@ -13,15 +13,26 @@ use crate::error::ErrorKind;
 /// SNS rejects subjects of 100 characters or more, and any control character.
 pub const MAX_SUBJECT_CHARS: usize = 99;
 
-/// A failure worth a person's attention.
+/// What an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertKind {
+    /// A run or an invocation failed.
+    Failure(ErrorKind),
+    /// Nothing failed, but the data needs a person (rows stamped in the future, say): the
+    /// headline says what, in a few words.
+    Warning { headline: String },
+}
+
+/// A failure, or a condition of the data, worth a person's attention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     /// `extract`, `transform` or `load`.
     pub stage: String,
     /// The run that failed, when the failure belongs to one.
     pub run_id: Option<String>,
-    pub kind: ErrorKind,
-    /// The error and its sources, outermost first.
+    pub kind: AlertKind,
+    /// The error and its sources, outermost first (for a warning: what was seen and what to
+    /// do, one line each).
     pub chain: Vec<String>,
     /// Where the failed input was copied, if it was quarantined.
     pub quarantine: Option<String>,
@@ -40,8 +51,22 @@ impl Alert {
         Alert {
             stage: stage.to_owned(),
             run_id,
-            kind,
+            kind: AlertKind::Failure(kind),
             chain: crate::error::chain(error),
+            quarantine: None,
+            logs: None,
+        }
+    }
+
+    /// A warning: nothing failed, but `lines` need a person's attention.
+    pub fn warning(stage: &str, headline: &str, lines: Vec<String>) -> Alert {
+        Alert {
+            stage: stage.to_owned(),
+            run_id: None,
+            kind: AlertKind::Warning {
+                headline: headline.to_owned(),
+            },
+            chain: lines,
             quarantine: None,
             logs: None,
         }
@@ -63,18 +88,26 @@ impl Alert {
         self
     }
 
-    /// `totesys-etl transform failed: run 20261125T081500.123456Z-0a1b2c3d (permanent)`:
-    /// printable ASCII only, at most [`MAX_SUBJECT_CHARS`].
+    /// `totesys-etl transform failed: run 20261125T081500.123456Z-0a1b2c3d (permanent)`, or
+    /// `totesys-etl extract warning: <headline>`: printable ASCII only, at most
+    /// [`MAX_SUBJECT_CHARS`].
     pub fn subject(&self) -> String {
-        let kind = match self.kind {
-            ErrorKind::Retryable => "retryable",
-            ErrorKind::Permanent => "permanent",
-        };
         let what = match &self.run_id {
             Some(run) => format!("run {run}"),
             None => "no run".to_owned(),
         };
-        let subject: String = format!("totesys-etl {} failed: {what} ({kind})", self.stage)
+        let subject = match &self.kind {
+            AlertKind::Failure(ErrorKind::Retryable) => {
+                format!("totesys-etl {} failed: {what} (retryable)", self.stage)
+            }
+            AlertKind::Failure(ErrorKind::Permanent) => {
+                format!("totesys-etl {} failed: {what} (permanent)", self.stage)
+            }
+            AlertKind::Warning { headline } => {
+                format!("totesys-etl {} warning: {headline}", self.stage)
+            }
+        };
+        let subject: String = subject
             .chars()
             .map(|c| {
                 if c.is_ascii_graphic() || c == ' ' {
@@ -94,23 +127,33 @@ impl Alert {
     /// The message body: what failed, why, what to do, where to look.
     pub fn body(&self) -> String {
         let mut body = format!("Stage: {}\n", self.stage);
-        body.push_str(&format!(
-            "Run: {}\n",
-            self.run_id
-                .as_deref()
-                .unwrap_or("(none: the stage failed before a run began)")
-        ));
+        let warning = matches!(self.kind, AlertKind::Warning { .. });
+        if !warning {
+            body.push_str(&format!(
+                "Run: {}\n",
+                self.run_id
+                    .as_deref()
+                    .unwrap_or("(none: the stage failed before a run began)")
+            ));
+        }
         body.push_str(match self.kind {
-            ErrorKind::Retryable => {
+            AlertKind::Failure(ErrorKind::Retryable) => {
                 "Kind: retryable (the same input may succeed later; Lambda retries it)\n"
             }
-            ErrorKind::Permanent => {
+            AlertKind::Failure(ErrorKind::Permanent) => {
                 "Kind: permanent (retrying cannot help: fix the input or the code, then `etl replay`)\n"
             }
+            AlertKind::Warning { .. } => {
+                "Kind: warning (nothing failed; the data needs a person's attention)\n"
+            }
         });
-        body.push_str("\nError:\n");
+        body.push_str(if warning { "\nSeen:\n" } else { "\nError:\n" });
         for (depth, line) in self.chain.iter().enumerate() {
-            let lead = if depth == 0 { "" } else { "caused by: " };
+            let lead = if depth == 0 || warning {
+                ""
+            } else {
+                "caused by: "
+            };
             body.push_str(&format!("  {lead}{line}\n"));
         }
         if let Some(folder) = &self.quarantine {
@@ -144,13 +187,21 @@ pub struct LogAlerts;
 #[async_trait]
 impl AlertSink for LogAlerts {
     async fn send(&self, alert: &Alert) -> Result<(), AlertError> {
-        tracing::error!(
-            alert = %alert.subject(),
-            stage = %alert.stage,
-            run_id = alert.run_id.as_deref().unwrap_or("-"),
-            error = alert.chain.join(": "),
-            "alert"
-        );
+        match alert.kind {
+            AlertKind::Failure(_) => tracing::error!(
+                alert = %alert.subject(),
+                stage = %alert.stage,
+                run_id = alert.run_id.as_deref().unwrap_or("-"),
+                error = alert.chain.join(": "),
+                "alert"
+            ),
+            AlertKind::Warning { .. } => tracing::warn!(
+                alert = %alert.subject(),
+                stage = %alert.stage,
+                seen = alert.chain.join("; "),
+                "alert"
+            ),
+        }
         Ok(())
     }
 }
@@ -250,5 +301,25 @@ mod tests {
         assert!(body.contains("quarantine/r/load/"), "{body}");
         assert!(body.contains("/aws/lambda/load") && body.contains("[$LATEST]abc"));
         assert!(body.contains("retryable"));
+    }
+
+    #[test]
+    fn warnings_say_nothing_failed() {
+        let a = Alert::warning(
+            "extract",
+            "3 payment rows stamped in the future",
+            vec!["line one".into(), "line two".into()],
+        );
+        assert_eq!(
+            a.subject(),
+            "totesys-etl extract warning: 3 payment rows stamped in the future"
+        );
+        let body = a.body();
+        assert!(body.contains("nothing failed"), "{body}");
+        assert!(body.contains("  line one\n  line two\n"), "{body}");
+        assert!(
+            !body.contains("caused by") && !body.contains("Run:"),
+            "{body}"
+        );
     }
 }

@@ -13,6 +13,19 @@ pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
+/// Seconds as a person reads them: `42s`, `7m 5s`, `3h 2m`, `2d 4h`; years past a year
+/// (`973y 4d`), for stamps typed far in the future.
+pub fn human_secs(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        86400..31_536_000 => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+        _ => format!("{}y {}d", s / 31_536_000, s % 31_536_000 / 86400),
+    }
+}
+
 /// serde for `DateTime<Utc>` in the contract format.
 pub mod micros {
     use chrono::{DateTime, Utc};

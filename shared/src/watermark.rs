@@ -5,6 +5,8 @@
 //! extracts started together can never both advance it: the loser sees
 //! [`Advance::LostRace`] and stops.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,6 +34,23 @@ pub struct Watermark {
     /// The session holding the horizon back at the last check, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_by: Option<BlockingSession>,
+    /// Per source table, the rows stamped ahead of the source's clock at the last check
+    /// (absent: none). Extract defers them until the clock passes their `last_updated`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub future: BTreeMap<String, FutureRows>,
+}
+
+/// Rows of one table whose `last_updated` is ahead of the source's clock: a writer with a
+/// wrong clock or a bad backfill. They are not lost, only deferred, which nobody would notice
+/// without this (docs/architecture.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FutureRows {
+    pub rows: u64,
+    /// How far the furthest of them is ahead of the source's clock, in whole seconds.
+    pub ahead_secs: i64,
+    /// Whether a person has been alerted. Once per table: it stays set while the table has
+    /// such rows, and a table that has none again is dropped from the map.
+    pub alerted: bool,
 }
 
 /// The watermark as read, with the version a swap must name.

@@ -5,6 +5,7 @@
 //! Every crate's integration tests use these rather than mocks of our own boundaries.
 
 pub mod alerts;
+pub mod browser;
 pub mod craft;
 pub mod lambdas;
 pub mod moto;

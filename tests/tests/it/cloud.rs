@@ -222,6 +222,94 @@ async fn each_failing_stage_publishes_exactly_one_alert() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn rows_stamped_in_the_future_are_counted_and_alerted_once_per_table() {
+    let cloud = Cloud::new("cloud_future").await;
+    let topic = AlertTopic::create(&cloud.sdk, "etl-future").await;
+    lambda_log_env();
+    let source = cloud.source.connect().await;
+    // A backfill that typed 2999 for "never", and one writer four minutes fast (short of what a
+    // person should hear about: the lookback, 0 s here, plus five minutes).
+    source
+        .batch_execute(
+            "UPDATE payment SET last_updated = '2999-01-01' \
+               WHERE payment_id IN (SELECT payment_id FROM payment ORDER BY payment_id LIMIT 3); \
+             UPDATE address SET last_updated = now() AT TIME ZONE 'UTC' + interval '4 minutes' \
+               WHERE address_id = (SELECT min(address_id) FROM address);",
+        )
+        .await
+        .unwrap();
+    let extract = extract::lambda::Handler::new(cloud.config(Some(topic.arn.clone())), &cloud.sdk)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        extract.handle(Value::Null, None).await.unwrap();
+    }
+    let future = etl_shared::watermark::load(&cloud.landing)
+        .await
+        .unwrap()
+        .watermark
+        .unwrap()
+        .future;
+    assert_eq!(future["payment"].rows, 3, "{future:?}");
+    assert!(future["payment"].alerted);
+    assert!(
+        future["payment"].ahead_secs > 900 * 365 * 86_400,
+        "{future:?}"
+    );
+    assert_eq!(future["address"].rows, 1, "{future:?}");
+    assert!(
+        !future["address"].alerted,
+        "four minutes fast is not alerted"
+    );
+
+    let got = topic.published().await;
+    assert_eq!(got.len(), 1, "one alert over two invocations: {got:#?}");
+    let (subject, body) = &got[0];
+    assert_eq!(
+        subject,
+        "totesys-etl extract warning: 3 payment row(s) stamped in the future"
+    );
+    assert!(
+        body.contains("source table payment") && body.contains("ahead"),
+        "{body}"
+    );
+    assert!(!body.contains("2999"), "no row's value is quoted: {body}");
+
+    // Corrected, they land and the count is gone.
+    source
+        .batch_execute(
+            "UPDATE payment SET last_updated = now() AT TIME ZONE 'UTC' \
+             WHERE last_updated > now() AT TIME ZONE 'UTC' + interval '1 hour'",
+        )
+        .await
+        .unwrap();
+    let runs = cloud.extract().await;
+    assert_eq!(runs.len(), 1);
+    let key = etl_shared::layout::manifest_key(&runs[0]);
+    let manifest = etl_shared::manifest::Manifest::from_json(
+        &key,
+        &cloud.landing.get(&key).await.unwrap().unwrap().bytes,
+    )
+    .unwrap();
+    assert_eq!(
+        manifest.tables.keys().collect::<Vec<_>>(),
+        ["payment"],
+        "only the corrected rows"
+    );
+    assert_eq!(manifest.tables["payment"].rows, 3);
+    let mark = etl_shared::watermark::load(&cloud.landing)
+        .await
+        .unwrap()
+        .watermark
+        .unwrap();
+    assert!(!mark.future.contains_key("payment"), "{:?}", mark.future);
+    assert!(
+        topic.published().await.is_empty(),
+        "no alert for a fixed table"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn schedule_pause_and_resume_round_trip() {
     let moto = etl_tests::Moto::start();
     let sdk = moto.sdk_config().await;

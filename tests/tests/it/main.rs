@@ -9,6 +9,7 @@ mod load_stage;
 mod messages;
 mod pipeline;
 mod reconcile;
+mod report;
 mod seed;
 mod simulate;
 mod support;
