@@ -101,30 +101,29 @@ async fn run_command(config: Config, args: RunArgs) -> anyhow::Result<()> {
 async fn replay_command(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
     let local = Local::new(config).await?;
     let run = &args.run_id;
+    let runs = std::slice::from_ref(run);
     if matches!(args.stage, ReplayStage::Transform | ReplayStage::All) {
         quarantine::clear(local.processed.as_ref(), run, Stage::Transform).await?;
-        let outcome =
-            transform::transform_run(run, local.landing.as_ref(), local.processed.as_ref())
-                .await
-                .with_context(|| format!("replaying transform of {run}"))?;
-        println!(
-            "transform {run}  rows {:>9}  bytes {:>11}",
-            outcome.rows.values().sum::<u64>(),
-            outcome.bytes
-        );
+        for (_, result) in local.transform(runs).await {
+            let outcome = result.with_context(|| format!("replaying transform of {run}"))?;
+            println!(
+                "transform {run}  rows {:>9}  bytes {:>11}",
+                outcome.rows.values().sum::<u64>(),
+                outcome.bytes
+            );
+        }
     }
     if matches!(args.stage, ReplayStage::Load | ReplayStage::All) {
         quarantine::clear(local.processed.as_ref(), run, Stage::Load).await?;
         let mut warehouse = local.warehouse().await?;
-        match load::load_run(&mut warehouse, local.processed.as_ref(), run)
-            .await
-            .with_context(|| format!("replaying load of {run}"))?
-        {
-            load::LoadOutcome::Loaded { rows, .. } => {
-                println!("load      {run}  rows {:>9}", rows.values().sum::<u64>())
-            }
-            load::LoadOutcome::AlreadyLoaded { loaded_at, .. } => {
-                println!("load      {run}  already loaded at {loaded_at}: nothing to do")
+        for (_, result) in local.load(&mut warehouse, runs).await {
+            match result.with_context(|| format!("replaying load of {run}"))? {
+                load::LoadOutcome::Loaded { rows, .. } => {
+                    println!("load      {run}  rows {:>9}", rows.values().sum::<u64>())
+                }
+                load::LoadOutcome::AlreadyLoaded { loaded_at, .. } => {
+                    println!("load      {run}  already loaded at {loaded_at}: nothing to do")
+                }
             }
         }
     }

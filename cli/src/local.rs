@@ -1,7 +1,7 @@
-//! The local runner: the pipeline on one machine, stages chained exactly as S3 notifications
-//! chain them in the cloud. After extract, the runner builds the S3 event the landing bucket
-//! would send for the new manifests and hands it to transform's event handler; likewise from
-//! the processed store to load. The Lambdas call the same handlers with the real events.
+//! The local runner: the pipeline on one machine. After extract, every landing run not yet
+//! transformed goes to `transform::process`, then every processed run not yet loaded to
+//! `load::process`: the drivers the Lambdas call with the runs their S3 events announce
+//! (docs/architecture.md §1).
 
 use std::time::Duration;
 
@@ -11,9 +11,8 @@ use etl_shared::alert::{self, AlertSink, LogAlerts};
 use etl_shared::catalog::SOURCE_TABLES;
 use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
 use etl_shared::error::Classify;
-use etl_shared::event::S3Event;
 use etl_shared::lambda::report_runs;
-use etl_shared::layout::{RunId, manifest_key};
+use etl_shared::layout::RunId;
 use etl_shared::manifest::Stage;
 use etl_shared::secrets::DatabaseUrl;
 use etl_shared::store::{self, ObjectStore};
@@ -212,7 +211,7 @@ impl Local {
             let pending = transform::pending_runs(self.landing.as_ref(), self.processed.as_ref())
                 .await
                 .context("listing the landing runs to transform")?;
-            // One event per run, as S3 sends them, so progress can be shown per run.
+            // One run at a time, as S3 announces them, so progress can be shown per run.
             let progress = Progress::start("transforming");
             for (i, run) in pending.iter().enumerate() {
                 progress.update(format!(
@@ -220,19 +219,11 @@ impl Local {
                     i + 1,
                     pending.len()
                 ));
-                let event = S3Event::object_created("landing", [manifest_key(run)]);
-                cycle.transformed.extend(
-                    transform::handle_event(
-                        &event,
-                        "",
-                        self.landing.as_ref(),
-                        self.processed.as_ref(),
-                    )
-                    .await,
-                );
+                cycle
+                    .transformed
+                    .extend(self.transform(std::slice::from_ref(run)).await);
             }
             progress.finish();
-            self.report(Stage::Transform, &cycle.transformed).await;
         }
         if stages.load() {
             let mut warehouse = self.warehouse().await?;
@@ -242,15 +233,35 @@ impl Local {
             let progress = Progress::start("loading");
             for (i, run) in pending.iter().enumerate() {
                 progress.update(format!("loading run {}/{} ({run})", i + 1, pending.len()));
-                let event = S3Event::object_created("processed", [manifest_key(run)]);
-                cycle.loaded.extend(
-                    load::handle_event(&event, "", &mut warehouse, self.processed.as_ref()).await,
-                );
+                cycle
+                    .loaded
+                    .extend(self.load(&mut warehouse, std::slice::from_ref(run)).await);
             }
             progress.finish();
-            self.report(Stage::Load, &cycle.loaded).await;
         }
         Ok(cycle)
+    }
+
+    /// Transforms `runs` through the stage's one driver and reports the outcomes.
+    pub async fn transform(
+        &self,
+        runs: &[RunId],
+    ) -> Vec<(RunId, Result<TransformOutcome, TransformError>)> {
+        let results =
+            transform::process(runs, self.landing.as_ref(), self.processed.as_ref()).await;
+        self.report(Stage::Transform, &results).await;
+        results
+    }
+
+    /// Loads `runs` through the stage's one driver and reports the outcomes.
+    pub async fn load(
+        &self,
+        warehouse: &mut Client,
+        runs: &[RunId],
+    ) -> Vec<(RunId, Result<LoadOutcome, LoadError>)> {
+        let results = load::process(runs, warehouse, self.processed.as_ref()).await;
+        self.report(Stage::Load, &results).await;
+        results
     }
 
     /// Where alerts go: the topic when one is configured, else the log.

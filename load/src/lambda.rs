@@ -9,7 +9,7 @@
 
 use etl_shared::alert::{self, AlertSink};
 use etl_shared::config::{Config, PROCESSED};
-use etl_shared::event::S3Event;
+use etl_shared::lambda::event::S3Event;
 use etl_shared::lambda::{
     Failure, alert_and_fail, cold_start_failed, prefix_of, report_runs, required_store,
 };
@@ -21,7 +21,7 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::Client;
 
 use crate::error::LoadError;
-use crate::run::{LoadOutcome, handle_event};
+use crate::run::{LoadOutcome, process};
 
 /// The application name load's connections carry.
 pub const APPLICATION_NAME: &str = "etl-load";
@@ -103,13 +103,7 @@ impl Handler {
                 return Err(alert_and_fail("load", run, self.alerts.as_ref(), &error).await);
             }
         };
-        let results = handle_event(
-            &event,
-            &self.processed_prefix,
-            &mut client,
-            self.processed.as_ref(),
-        )
-        .await;
+        let results = process(&runs, &mut client, self.processed.as_ref()).await;
         report_runs(
             Stage::Load,
             &results,

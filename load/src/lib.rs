@@ -15,4 +15,4 @@ pub mod sql;
 
 pub use error::LoadError;
 pub use migrate::migrate;
-pub use run::{LoadOutcome, handle_event, load_run, pending_loads};
+pub use run::{LoadOutcome, load_run, pending_loads, process};

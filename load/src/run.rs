@@ -386,17 +386,17 @@ async fn merge(
         .map_err(query(run_id, format!("merging {}", table.name)))
 }
 
-/// Handles an S3 notification for processed manifests (the load Lambda's event, and what the
-/// local runner builds): loads every announced run, one after the other, and reports each.
-/// `prefix` is the processed store's key prefix.
-pub async fn handle_event(
-    event: &etl_shared::event::S3Event,
-    prefix: &str,
+/// The one way to drive load (docs/architecture.md §1): the Lambda passes the runs its event
+/// announces, `etl run` the pending ones, `etl replay` the one it was given, and tests any.
+/// Loads each run in turn and returns every outcome; reporting them is the caller's
+/// (`etl_shared::lambda::report_runs`).
+pub async fn process(
+    runs: &[RunId],
     client: &mut Client,
     processed: &dyn ObjectStore,
 ) -> Vec<(RunId, Result<LoadOutcome, LoadError>)> {
     let mut results = Vec::new();
-    for run_id in event.manifest_runs(prefix) {
+    for run_id in runs.iter().cloned() {
         // As in transform: a quarantined run is not retried by redelivery, nor alerted twice.
         let quarantined = quarantine::error_of(processed, &run_id, Stage::Load)
             .await

@@ -10,7 +10,6 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod event;
 pub mod lambda;
 pub mod layout;
 pub mod manifest;

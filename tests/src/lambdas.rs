@@ -33,7 +33,7 @@ pub fn fixture(name: &str, bucket: &str, run_id: &str) -> String {
 
 /// The S3 notification of run `run_id`'s manifest in `bucket` (the committed fixture), as a
 /// handler takes it.
-pub fn manifest_event(bucket: &str, run_id: &str) -> etl_shared::event::S3Event {
+pub fn manifest_event(bucket: &str, run_id: &str) -> etl_shared::lambda::event::S3Event {
     serde_json::from_str(&fixture("s3-put-manifest.json", bucket, run_id))
         .unwrap_or_else(|e| panic!("the fixture event parses: {e}"))
 }

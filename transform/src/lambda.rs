@@ -7,13 +7,13 @@
 
 use etl_shared::alert::{self, AlertSink};
 use etl_shared::config::{Config, LANDING, PROCESSED};
-use etl_shared::event::S3Event;
+use etl_shared::lambda::event::S3Event;
 use etl_shared::lambda::{Failure, cold_start_failed, prefix_of, report_runs, required_store};
 use etl_shared::manifest::Stage;
 use etl_shared::store::ObjectStore;
 use serde_json::{Value, json};
 
-use crate::run::handle_event;
+use crate::run::process;
 
 pub struct Handler {
     landing: Box<dyn ObjectStore>,
@@ -45,13 +45,8 @@ impl Handler {
 
     /// One S3 notification (possibly several records; the `s3:TestEvent` has none).
     pub async fn handle(&self, event: S3Event) -> Result<Value, Failure> {
-        let results = handle_event(
-            &event,
-            &self.landing_prefix,
-            self.landing.as_ref(),
-            self.processed.as_ref(),
-        )
-        .await;
+        let runs = event.manifest_runs(&self.landing_prefix);
+        let results = process(&runs, self.landing.as_ref(), self.processed.as_ref()).await;
         report_runs(
             Stage::Transform,
             &results,

@@ -18,4 +18,4 @@ pub mod run;
 pub mod state;
 
 pub use error::TransformError;
-pub use run::{TransformOutcome, handle_event, is_quarantined, pending_runs, transform_run};
+pub use run::{TransformOutcome, is_quarantined, pending_runs, process, transform_run};

@@ -2,7 +2,7 @@
 //! `manifests/` turns each announced run into galaxy-schema Parquet.
 
 use etl_shared::Config;
-use etl_shared::event::S3Event;
+use etl_shared::lambda::event::S3Event;
 use etl_shared::lambda::{Failure, aws_config};
 use lambda_runtime::{LambdaEvent, service_fn};
 use transform::lambda::Handler;

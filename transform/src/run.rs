@@ -451,17 +451,17 @@ async fn quarantine(
     Ok(())
 }
 
-/// Handles an S3 notification for landing manifests (the transform Lambda's event, and what the
-/// local runner builds): transforms every announced run, one after the other, and reports each.
-/// `prefix` is the landing store's key prefix.
-pub async fn handle_event(
-    event: &etl_shared::event::S3Event,
-    prefix: &str,
+/// The one way to drive transform (docs/architecture.md §1): the Lambda passes the runs its
+/// event announces, `etl run` the pending ones, `etl replay` the one it was given, and tests
+/// any. Transforms each run in turn and returns every outcome; reporting them is the caller's
+/// (`etl_shared::lambda::report_runs`).
+pub async fn process(
+    runs: &[RunId],
     landing: &dyn ObjectStore,
     processed: &dyn ObjectStore,
 ) -> Vec<(RunId, Result<TransformOutcome, TransformError>)> {
     let mut results = Vec::new();
-    for run_id in event.manifest_runs(prefix) {
+    for run_id in runs.iter().cloned() {
         // A redelivered event for a quarantined run (Lambda's retries) must neither redo the
         // work nor alert again; it still fails, so the event reaches the on-failure destination.
         let quarantined = quarantine::error_of(processed, &run_id, Stage::Transform)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_sqs::Client as Sqs;
 use etl_cli::schedule::{self, ScheduleError};
 use etl_shared::config::{Config, DatabaseLocator, StoreLocation};
-use etl_shared::event::S3Event;
+use etl_shared::lambda::event::S3Event;
 use etl_shared::layout::RunId;
 use etl_shared::secrets::DatabaseUrl;
 use etl_shared::store::ObjectStore;

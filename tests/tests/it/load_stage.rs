@@ -437,7 +437,7 @@ async fn a_load_killed_mid_copy_or_mid_merge_leaves_nothing_and_the_retry_succee
 
 #[tokio::test]
 async fn hostile_event_delivery_leaves_the_warehouse_a_clean_run_leaves() {
-    use etl_shared::event::S3Event;
+    use etl_shared::lambda::event::S3Event;
     let p = pipeline_with_landed_history("l_hostile", 36, 2).await;
     let mut landing_runs = transform::pending_runs(&p.landing, &p.processed)
         .await
@@ -456,7 +456,8 @@ async fn hostile_event_delivery_leaves_the_warehouse_a_clean_run_leaves() {
     keys.push(manifest_key(&ghost));
     for key in &keys {
         let event = S3Event::object_created("landing", [key.clone()]);
-        for (run, result) in transform::handle_event(&event, "", &p.landing, &p.processed).await {
+        let runs = event.manifest_runs("");
+        for (run, result) in transform::process(&runs, &p.landing, &p.processed).await {
             if run == ghost {
                 assert!(
                     result.is_err(),
@@ -480,7 +481,8 @@ async fn hostile_event_delivery_leaves_the_warehouse_a_clean_run_leaves() {
     migrate(&mut hostile).await.unwrap();
     for _ in 0..2 {
         let event = S3Event::object_created("processed", doubled.clone());
-        for (run, result) in load::handle_event(&event, "", &mut hostile, &p.processed).await {
+        let runs = event.manifest_runs("");
+        for (run, result) in load::process(&runs, &mut hostile, &p.processed).await {
             result.unwrap_or_else(|e| panic!("load {run}: {e}"));
         }
     }

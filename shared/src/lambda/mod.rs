@@ -5,6 +5,8 @@
 //! `Permanent`, so an operator (and a Step Functions `Retry`, should one be added) can tell
 //! at a glance whether Lambda's own retries can help.
 
+pub mod event;
+
 use std::time::{Duration, SystemTime};
 
 use crate::alert::{self, Alert, AlertSink};

@@ -1,5 +1,6 @@
-//! S3 "object created" notifications: what the transform and load Lambdas receive, and what the
-//! local runner builds to chain the stages, so that both run one code path.
+//! S3 "object created" notifications: what the transform and load Lambdas receive. Only the
+//! Lambda edge reads them: it turns an event into the runs it announces and hands those to the
+//! stage's `process`, as `etl run` hands it the pending runs (docs/architecture.md §1).
 //!
 //! Only the fields the pipeline uses are modelled. Keys arrive URL-encoded (`+` is a space);
 //! records for keys outside `manifests/` and the `s3:TestEvent` S3 sends when a notification
