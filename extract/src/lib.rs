@@ -17,6 +17,7 @@ pub mod lambda;
 pub mod parts;
 pub mod run;
 pub mod sql;
+pub mod tie;
 
 pub use error::ExtractError;
 pub use run::{ExtractOptions, ExtractOutcome, RunSummary, Stop, extract};

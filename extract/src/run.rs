@@ -3,10 +3,12 @@
 //!
 //! All runs of an invocation read from one `REPEATABLE READ READ ONLY` snapshot, through one
 //! server-side portal per table ordered by `last_updated`. The portals are merged in
-//! `last_updated` order and cut into runs of about `row_budget` rows, never between two rows with
-//! the same `last_updated` (ties land together, on one side of the boundary). Postgres sorts each
+//! `(last_updated, table, primary key)` order and cut into runs of `row_budget` rows, wherever
+//! the budget falls, inside a tie of equal `last_updated` too (`crate::tie`): a run never holds
+//! more than the budget, however many rows one bulk UPDATE stamped alike. Postgres sorts each
 //! table once per invocation, however many runs it yields.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -14,7 +16,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use etl_shared::catalog::{LiveColumn, SourceTable, drift};
 use etl_shared::layout::{RunId, manifest_key};
 use etl_shared::manifest::{
-    BlockingSession, ExtractDetails, HorizonBasis, MANIFEST_FORMAT, Manifest, Stage, Window,
+    BlockingSession, ExtractDetails, HorizonBasis, MANIFEST_FORMAT, Manifest, Stage, TiePosition,
+    Window,
 };
 use etl_shared::store::{ObjectStore, PutOutcome, Version};
 use etl_shared::watermark::{self, Advance, FutureRows, Watermark};
@@ -26,13 +29,14 @@ use crate::future::{self, Seen};
 use crate::horizon::{Horizon, Probe, horizon};
 use crate::parts::PartWriter;
 use crate::sql;
+use crate::tie::{self, Position};
 
 /// How an invocation extracts.
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
     /// The source tables to read (the totesys catalog in production).
     pub tables: &'static [SourceTable],
-    /// Rows per run; a run may exceed it only to keep rows with equal `last_updated` together.
+    /// Rows per run (the first run of an invocation also holds what the lookback re-reads).
     pub row_budget: u64,
     /// Re-read this much before the watermark each time (a guard against writers' clock skew).
     pub lookback: Duration,
@@ -121,6 +125,7 @@ pub async fn extract(
     let current = watermark::load(store).await?;
     let previous = current.watermark.clone();
     let from = previous.as_ref().map(|w| w.to);
+    let from_tie = previous.as_ref().and_then(|w| w.tie.clone());
 
     // The probe must precede the snapshot (see `horizon`): it runs in its own transaction.
     let probe = probe(client).await?;
@@ -159,7 +164,11 @@ pub async fn extract(
         store,
         version: current.version,
         last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
-        watermark: from,
+        tables: options.tables,
+        watermark: from.map(|at| Position {
+            at,
+            tie: from_tie.clone(),
+        }),
         held_by: horizon.held_by.clone(),
         future: assessment.future,
         recorded: false,
@@ -168,7 +177,10 @@ pub async fn extract(
     if from.is_some_and(|from| horizon.to <= from) {
         // An open transaction holds the horizon at or behind the watermark: nothing can be
         // read safely yet. Record the check so freshness reporting knows why.
-        let stop = match state.record(from.unwrap_or(horizon.to)).await? {
+        let stop = match state
+            .record(from.unwrap_or(horizon.to), from_tie.clone())
+            .await?
+        {
             Advance::Advanced(_) => Stop::NothingNew,
             Advance::LostRace => Stop::LostRace,
         };
@@ -187,27 +199,41 @@ pub async fn extract(
         held_by: horizon.held_by.clone(),
     };
 
+    let resume = tie::resume(
+        options.tables,
+        from_tie.as_ref(),
+        lookback > chrono::Duration::zero(),
+    );
     let mut cursors = Vec::with_capacity(options.tables.len());
-    for table in options.tables {
-        cursors.push(Cursor::open(&tx, table, read_from, horizon.to).await?);
+    for (table, resume) in options.tables.iter().zip(resume) {
+        cursors.push(Cursor::open(&tx, table, read_from, horizon.to, resume).await?);
     }
 
     let mut runs = Vec::new();
     let mut run: Option<OpenRun> = None;
-    let mut run_from = from;
+    // Where the next run starts: the watermark's position, then each cut's.
+    let mut run_from = from.map(|at| Position { at, tie: from_tie });
     let stop = loop {
         let Some(i) = next_cursor(&tx, &mut cursors, options.fetch_rows).await? else {
             // Every portal is drained: the last run reaches the horizon.
             match run.take() {
                 Some(open) => match open
-                    .commit(run_from, horizon.to, &details, &mut state)
+                    .commit(
+                        run_from,
+                        Position {
+                            at: horizon.to,
+                            tie: None,
+                        },
+                        &details,
+                        &mut state,
+                    )
                     .await?
                 {
                     Some(summary) => runs.push(summary),
                     None => break Stop::LostRace,
                 },
                 None => {
-                    if state.record(horizon.to).await? == Advance::LostRace {
+                    if state.record(horizon.to, None).await? == Advance::LostRace {
                         break Stop::LostRace;
                     }
                 }
@@ -229,17 +255,30 @@ pub async fn extract(
         if open.rows < options.row_budget {
             continue;
         }
-        // The budget is reached: close the run at this timestamp unless the next row ties it.
+        // The budget is reached: close the run after this row, inside a tie when the next row
+        // shares its `last_updated`.
         let Some(next) = next_cursor(&tx, &mut cursors, options.fetch_rows).await? else {
             continue;
         };
-        let to = last_updated.and_utc();
-        // Ties stay together, and rows re-read by the lookback belong to the first run.
-        if cursors[next].peek() == Some(last_updated) || run_from.is_some_and(|f| to <= f) {
+        let to = Position {
+            at: last_updated.and_utc(),
+            tie: (cursors[next].peek() == Some(last_updated)).then(|| TiePosition {
+                table: options.tables[i].name.to_owned(),
+                key: row.get::<_, i64>(2),
+            }),
+        };
+        // Rows the lookback re-read, up to the watermark, belong to the first run.
+        if run_from
+            .as_ref()
+            .is_some_and(|f| tie::compare(options.tables, &to, f) != Ordering::Greater)
+        {
             continue;
         }
         let Some(open) = run.take() else { continue };
-        let Some(summary) = open.commit(run_from, to, &details, &mut state).await? else {
+        let Some(summary) = open
+            .commit(run_from.clone(), to.clone(), &details, &mut state)
+            .await?
+        else {
             break Stop::LostRace;
         };
         runs.push(summary);
@@ -379,6 +418,7 @@ impl Cursor {
         table: &'static SourceTable,
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
+        resume: tie::Resume,
     ) -> Result<Cursor, ExtractError> {
         let statement = tx
             .prepare(&sql::window_rows(table))
@@ -389,7 +429,15 @@ impl Cursor {
             )))?;
         let from = from.map(|t| t.naive_utc());
         let portal = tx
-            .bind(&statement, &[&from, &to.naive_utc()])
+            .bind(
+                &statement,
+                &[
+                    &from,
+                    &to.naive_utc(),
+                    &resume.include_equal,
+                    &resume.key_after,
+                ],
+            )
             .await
             .map_err(ExtractError::query(format!(
                 "opening the read of {}",
@@ -449,7 +497,9 @@ struct Progress<'a> {
     store: &'a dyn ObjectStore,
     version: Option<Version>,
     last_run_id: Option<RunId>,
-    watermark: Option<DateTime<Utc>>,
+    /// The catalog's order, which is the order within a tie.
+    tables: &'static [SourceTable],
+    watermark: Option<Position>,
     held_by: Option<BlockingSession>,
     future: BTreeMap<String, FutureRows>,
     /// Whether this invocation wrote the watermark at least once.
@@ -468,19 +518,28 @@ impl Progress<'_> {
             runs,
             stop,
             horizon,
-            watermark: self.watermark,
+            watermark: self.watermark.map(|p| p.at),
             // Only the invocation whose watermark recorded the alert sends it.
             future_alerts: if self.recorded { alert } else { Vec::new() },
             future: self.future,
         }
     }
 
-    /// Swaps the watermark to `to` (never backwards), recording the check.
-    async fn record(&mut self, to: DateTime<Utc>) -> Result<Advance, ExtractError> {
-        let to = self.watermark.map_or(to, |w| w.max(to));
+    /// Swaps the watermark to `(to, tie)` (never backwards), recording the check.
+    async fn record(
+        &mut self,
+        to: DateTime<Utc>,
+        tie: Option<TiePosition>,
+    ) -> Result<Advance, ExtractError> {
+        let proposed = Position { at: to, tie };
+        let to = match &self.watermark {
+            Some(w) if tie::compare(self.tables, w, &proposed) == Ordering::Greater => w.clone(),
+            _ => proposed,
+        };
         let next = Watermark {
             format: watermark::WATERMARK_FORMAT,
-            to,
+            to: to.at,
+            tie: to.tie.clone(),
             last_run_id: self.last_run_id.clone(),
             checked_at: Utc::now(),
             held_by: self.held_by.clone(),
@@ -529,8 +588,8 @@ impl OpenRun {
     /// `None` when another extract advanced the watermark first.
     async fn commit(
         self,
-        from: Option<DateTime<Utc>>,
-        to: DateTime<Utc>,
+        from: Option<Position>,
+        to: Position,
         details: &ExtractDetails,
         progress: &mut Progress<'_>,
     ) -> Result<Option<RunSummary>, ExtractError> {
@@ -548,7 +607,12 @@ impl OpenRun {
             run_id: self.run_id.clone(),
             stage: Stage::Extract,
             created_at: Utc::now(),
-            window: Window { from, to },
+            window: Window {
+                from: from.as_ref().map(|f| f.at),
+                from_tie: from.and_then(|f| f.tie),
+                to: to.at,
+                to_tie: to.tie.clone(),
+            },
             tables,
             extract: Some(details.clone()),
             source: None,
@@ -567,13 +631,13 @@ impl OpenRun {
         }
         fail::fail_point!("extract::after_manifest");
         progress.last_run_id = Some(self.run_id.clone());
-        if progress.record(to).await? == Advance::LostRace {
+        if progress.record(to.at, to.tie).await? == Advance::LostRace {
             return Ok(None);
         }
         let summary = RunSummary {
             run_id: self.run_id,
             manifest_key: key,
-            window: manifest.window,
+            window: manifest.window.clone(),
             rows: manifest
                 .tables
                 .iter()
@@ -586,8 +650,9 @@ impl OpenRun {
             run_id = %summary.run_id,
             rows = summary.total_rows(),
             bytes = summary.bytes,
-            from = from.map(etl_shared::time::format_micros).unwrap_or_default(),
-            to = %etl_shared::time::format_micros(to),
+            from = summary.window.from.map(etl_shared::time::format_micros).unwrap_or_default(),
+            to = %etl_shared::time::format_micros(summary.window.to),
+            inside_a_tie = summary.window.to_tie.is_some(),
             secs = summary.elapsed.as_secs_f64(),
             "extract run committed"
         );

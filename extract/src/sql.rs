@@ -28,8 +28,11 @@ fn json_value(name: &str, ty: &ColumnType) -> String {
 }
 
 /// Rows of `table` with `$1 < last_updated <= $2` (`$1` NULL: from the beginning), as
-/// `(last_updated, json_line)`, in `(last_updated, primary key)` order so chunks can be cut
-/// at a change of `last_updated` and output is deterministic.
+/// `(last_updated, json_line, primary key)`, in `(last_updated, primary key)` order so runs can
+/// be cut anywhere and output is deterministic.
+///
+/// Rows stamped exactly `$1` are read too when `$3` is true, those with a key above `$4` only
+/// when `$4` is not NULL: how a window resumes inside a tie (docs/architecture.md §5).
 pub fn window_rows(table: &SourceTable) -> String {
     let values: Vec<String> = table
         .columns
@@ -37,9 +40,11 @@ pub fn window_rows(table: &SourceTable) -> String {
         .map(|c| json_value(c.name, &c.ty))
         .collect();
     format!(
-        "SELECT t.last_updated, row_to_json(r)::text \
+        "SELECT t.last_updated, row_to_json(r)::text, t.{pk}::int8 \
          FROM {table} t CROSS JOIN LATERAL (SELECT {values}) r \
-         WHERE ($1::timestamp IS NULL OR t.last_updated > $1::timestamp) \
+         WHERE ($1::timestamp IS NULL OR t.last_updated > $1::timestamp \
+                OR ($3::boolean AND t.last_updated = $1::timestamp \
+                    AND ($4::int8 IS NULL OR t.{pk} > $4::int8))) \
            AND t.last_updated <= $2::timestamp \
          ORDER BY t.last_updated, t.{pk}",
         table = quote(table.name),
@@ -117,6 +122,10 @@ mod tests {
         );
         assert!(
             sql.ends_with(r#"ORDER BY t.last_updated, t."payment_id""#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#"AND ($4::int8 IS NULL OR t."payment_id" > $4::int8)"#),
             "{sql}"
         );
         let sql = window_rows(source_table("transaction").unwrap());

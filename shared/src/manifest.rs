@@ -36,15 +36,34 @@ impl std::fmt::Display for Stage {
     }
 }
 
-/// The source-time window a run covers: rows with `from < last_updated <= to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The source-time window a run covers: rows with `from < last_updated <= to`, in
+/// `(last_updated, table, primary key)` order. Many rows can share one `last_updated` (one bulk
+/// UPDATE stamps them all with its transaction's start), so a window may begin or end inside
+/// such a tie, at a [`TiePosition`] (docs/architecture.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     /// Exclusive; `None` is the beginning of time.
     #[serde(with = "micros::option")]
     pub from: Option<DateTime<Utc>>,
+    /// Rows stamped exactly `from` up to and including this position were in earlier runs; the
+    /// rest of them are in this one. `None`: every row stamped `from` was earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_tie: Option<TiePosition>,
     /// Inclusive.
     #[serde(with = "micros")]
     pub to: DateTime<Utc>,
+    /// Only the rows stamped exactly `to` up to and including this position are in this run.
+    /// `None`: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_tie: Option<TiePosition>,
+}
+
+/// A place among the rows that share one `last_updated`: ordered by the table's place in the
+/// source catalog, then by primary key (every totesys key is one integer column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TiePosition {
+    pub table: String,
+    pub key: i64,
 }
 
 /// One file of a run.
@@ -274,6 +293,8 @@ mod tests {
             stage: Stage::Extract,
             created_at: Utc.with_ymd_and_hms(2026, 11, 25, 8, 15, 0).unwrap(),
             window: Window {
+                from_tie: None,
+                to_tie: None,
                 from: None,
                 to: Utc.timestamp_micros(1_764_058_500_123_456).unwrap(),
             },

@@ -14,18 +14,24 @@ use thiserror::Error;
 
 use crate::error::{Classify, Disposition};
 use crate::layout::{RunId, WATERMARK_KEY};
-use crate::manifest::BlockingSession;
+use crate::manifest::{BlockingSession, TiePosition};
 use crate::store::{ObjectStore, PutOutcome, StoreError, Version};
 use crate::time::micros;
 
-pub const WATERMARK_FORMAT: u32 = 1;
+/// Format 2 added [`Watermark::tie`]; a format 1 watermark is read as one without it.
+pub const WATERMARK_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watermark {
     pub format: u32,
-    /// Every source row with `last_updated <= to` has landed.
+    /// Every source row with `last_updated < to` has landed, and those stamped exactly `to`
+    /// up to [`Watermark::tie`].
     #[serde(with = "micros")]
     pub to: DateTime<Utc>,
+    /// Where the last run stopped inside the rows stamped exactly `to` (a tie larger than a
+    /// run); `None`: every row stamped `to` has landed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie: Option<TiePosition>,
     /// The last run that landed data (an empty window advances `to` without a run).
     pub last_run_id: Option<RunId>,
     /// When extract last checked the source, with or without changes.
@@ -88,6 +94,15 @@ impl Classify for WatermarkError {
     }
 }
 
+/// A watermark of any format this build reads (1 and 2).
+pub fn parse(bytes: &[u8]) -> Result<Watermark, String> {
+    let watermark: Watermark = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if !(1..=WATERMARK_FORMAT).contains(&watermark.format) {
+        return Err(format!("unknown format {}", watermark.format));
+    }
+    Ok(watermark)
+}
+
 /// Reads the watermark.
 pub async fn load(store: &dyn ObjectStore) -> Result<Current, WatermarkError> {
     let Some(object) = store.get(WATERMARK_KEY).await? else {
@@ -96,17 +111,10 @@ pub async fn load(store: &dyn ObjectStore) -> Result<Current, WatermarkError> {
             version: None,
         });
     };
-    let watermark: Watermark =
-        serde_json::from_slice(&object.bytes).map_err(|e| WatermarkError::Corrupt {
-            key: WATERMARK_KEY.into(),
-            reason: e.to_string(),
-        })?;
-    if watermark.format != WATERMARK_FORMAT {
-        return Err(WatermarkError::Corrupt {
-            key: WATERMARK_KEY.into(),
-            reason: format!("unknown format {}", watermark.format),
-        });
-    }
+    let watermark = parse(&object.bytes).map_err(|reason| WatermarkError::Corrupt {
+        key: WATERMARK_KEY.into(),
+        reason,
+    })?;
     Ok(Current {
         watermark: Some(watermark),
         version: Some(object.version),
@@ -129,4 +137,31 @@ pub async fn advance(
         PutOutcome::Written(version) => Advance::Advanced(version),
         PutOutcome::ConditionFailed => Advance::LostRace,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_1_reads_as_a_watermark_without_a_tie_and_unknown_formats_are_refused() {
+        let v1 = br#"{"format":1,"to":"2026-12-01T10:00:00.000000Z","last_run_id":null,
+                      "checked_at":"2026-12-01T10:00:01.000000Z"}"#;
+        let mark = parse(v1).unwrap();
+        assert_eq!(mark.tie, None);
+        assert!(mark.future.is_empty());
+        let v3 = String::from_utf8_lossy(v1).replace("\"format\":1", "\"format\":3");
+        assert_eq!(parse(v3.as_bytes()).unwrap_err(), "unknown format 3");
+
+        let tied = Watermark {
+            format: WATERMARK_FORMAT,
+            tie: Some(TiePosition {
+                table: "payment".into(),
+                key: 42,
+            }),
+            ..mark
+        };
+        let back = parse(&serde_json::to_vec(&tied).unwrap()).unwrap();
+        assert_eq!(back, tied);
+    }
 }

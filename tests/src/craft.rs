@@ -36,6 +36,8 @@ pub async fn landing_run(
         stage: Stage::Extract,
         created_at: chrono::Utc::now(),
         window: Window {
+            from_tie: None,
+            to_tie: None,
             from: None,
             to: chrono::Utc::now(),
         },

@@ -293,10 +293,11 @@ async fn without_pg_read_all_stats_only_the_lookback_catches_late_commits() {
 }
 
 #[tokio::test]
-async fn thousands_of_ties_across_a_chunk_boundary_land_exactly_once() {
+async fn a_tie_of_ten_budgets_is_cut_into_bounded_runs_across_invocations_and_lands_exactly_once() {
     let (db, _) = seeded("x_ties", spec(3_000, 6)).await;
     let client = db.connect().await;
-    // 2,130 payments (every other one) share one last_updated, in the middle of the history.
+    // 2,130 payments (every other one) share one last_updated, in the middle of the history, as
+    // one bulk UPDATE stamps them; a budget of 200 makes the tie more than ten runs.
     let tied: i64 = scalar(
         &client,
         "WITH t AS (UPDATE payment SET last_updated = '2024-06-03 07:55:00.123' \
@@ -306,27 +307,64 @@ async fn thousands_of_ties_across_a_chunk_boundary_land_exactly_once() {
     .await;
     assert_eq!(tied, 2_130);
     let (_dir, store) = temp_store();
+    let budget = 200;
+    // Three runs per invocation: the watermark stops inside the tie, and each invocation
+    // resumes there from a snapshot of its own.
     let options = ExtractOptions {
-        row_budget: 1_000,
+        row_budget: budget,
+        max_runs: Some(3),
         ..extract_options()
     };
-    let outcome = run_extract(&db.url, &store, &options).await.unwrap();
-    assert_eq!(outcome.stop, Stop::CaughtUp);
+    let mut invocations = 0;
+    let mut stopped_inside = 0;
+    loop {
+        invocations += 1;
+        let outcome = run_extract(&db.url, &store, &options).await.unwrap();
+        let mark = watermark::load(&store).await.unwrap().watermark.unwrap();
+        stopped_inside += usize::from(mark.tie.is_some());
+        if outcome.stop == Stop::CaughtUp {
+            break;
+        }
+        assert_eq!(outcome.stop, Stop::RunLimit);
+        assert!(invocations < 200, "extract does not converge");
+    }
+    assert!(
+        stopped_inside >= 3,
+        "the watermark stopped inside the tie {stopped_inside} times"
+    );
 
     let rows = landed(&store).await;
     let counts = version_counts(&rows);
-    assert!(counts.values().all(|&n| n == 1));
+    assert!(counts.values().all(|&n| n == 1), "a row landed twice");
     assert_eq!(
         counts.keys().cloned().collect::<BTreeSet<_>>(),
-        source_versions(&client, None).await
+        source_versions(&client, None).await,
+        "every row landed"
     );
     let tie = "2024-06-03T07:55:00.123000Z";
-    let runs_with_tie: BTreeSet<&str> = rows
-        .iter()
-        .filter(|r| r.row["last_updated"] == tie)
-        .map(|r| r.run_id.as_str())
-        .collect();
-    assert_eq!(runs_with_tie.len(), 1, "a tie was split across runs");
+    let mut per_run: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in rows.iter().filter(|r| r.row["last_updated"] == tie) {
+        *per_run.entry(r.run_id.as_str()).or_default() += 1;
+    }
+    assert!(
+        per_run.len() >= 10,
+        "the tie went into {} runs",
+        per_run.len()
+    );
+    let manifests = manifests(&store).await;
+    for m in &manifests {
+        assert!(
+            m.total_rows() <= budget,
+            "run {} has {} rows",
+            m.run_id,
+            m.total_rows()
+        );
+    }
+    // Windows chain position to position, inside the tie too.
+    for pair in manifests.windows(2) {
+        assert_eq!(pair[1].window.from, Some(pair[0].window.to));
+        assert_eq!(pair[1].window.from_tie, pair[0].window.to_tie);
+    }
 }
 
 #[tokio::test]
@@ -462,26 +500,21 @@ async fn a_window_of_ten_budgets_yields_at_least_ten_bounded_runs() {
     assert!(outcome.runs.len() >= 10, "{} runs", outcome.runs.len());
     let rows = landed(&store).await;
     for run in &outcome.runs {
-        // A run exceeds the budget only by the rows tied with its last timestamp.
-        let in_run: Vec<_> = rows
+        // No run exceeds the budget, ties or not.
+        let in_run = rows
             .iter()
             .filter(|r| r.run_id == run.run_id.as_str())
-            .collect();
-        let last = etl_shared::time::format_micros(run.window.to);
-        let tied = in_run
-            .iter()
-            .filter(|r| r.row["last_updated"] == last.as_str())
             .count();
         assert!(
-            in_run.len() as u64 <= budget || (in_run.len() - tied) < budget as usize,
-            "run {} has {} rows for a budget of {budget}",
+            in_run as u64 <= budget,
+            "run {} has {in_run} rows for a budget of {budget}",
             run.run_id,
-            in_run.len()
         );
         // Windows chain: each run starts where the previous one ended.
     }
     for pair in outcome.runs.windows(2) {
         assert_eq!(pair[1].window.from, Some(pair[0].window.to));
+        assert_eq!(pair[1].window.from_tie, pair[0].window.to_tie);
     }
     let counts = version_counts(&rows);
     assert!(counts.values().all(|&n| n == 1));
