@@ -46,8 +46,23 @@ pub struct BenchReport {
     pub incremental_rows: u64,
     pub incremental: Vec<StageFigures>,
     pub incremental_total_secs: f64,
+    /// One bulk UPDATE of every payment (a settlement job): one tie of that many rows.
+    pub bulk: BulkFigures,
     /// Per Lambda binary: time to ready-for-first-event, and the `make build` zip's size.
     pub lambdas: Vec<LambdaFigures>,
+}
+
+/// `UPDATE payment SET last_updated = now()`, then one `etl run` process for all stages.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkFigures {
+    pub rows: u64,
+    pub row_budget: u64,
+    /// Extract runs the tie became, and the largest of them.
+    pub runs: usize,
+    pub max_run_rows: u64,
+    pub wall_secs: f64,
+    /// Of the whole `etl run` process: extract, transform and load of every run.
+    pub peak_rss_mb: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -348,6 +363,31 @@ async fn run(
         incremental_total += wall;
     }
 
+    eprintln!("bulk update: every payment stamped alike, then one etl run for all stages");
+    let landing_store = etl_shared::store::LocalStore::new(&landing)?;
+    let runs_before = crate::status::manifests(&landing_store).await?.len();
+    let bulk_rows: i64 = source_client
+        .query_one(
+            "WITH t AS (UPDATE payment SET last_updated = now() AT TIME ZONE 'UTC' RETURNING 1) \
+             SELECT count(*) FROM t",
+            &[],
+        )
+        .await?
+        .get(0);
+    let (bulk_wall, bulk_rss) = run_stage(&env, &["run"])?;
+    let bulk_runs: Vec<u64> = crate::status::manifests(&landing_store).await?[runs_before..]
+        .iter()
+        .map(|m| m.total_rows())
+        .collect();
+    let bulk = BulkFigures {
+        rows: bulk_rows.max(0) as u64,
+        row_budget: config.row_budget,
+        runs: bulk_runs.len(),
+        max_run_rows: bulk_runs.iter().copied().max().unwrap_or(0),
+        wall_secs: bulk_wall.as_secs_f64(),
+        peak_rss_mb: bulk_rss as f64 / 1024.0,
+    };
+
     eprintln!("Lambda binaries: time to ready-for-first-event, zip sizes");
     let lambdas = lambda_figures(&env)?;
 
@@ -368,6 +408,7 @@ async fn run(
         incremental_rows,
         incremental,
         incremental_total_secs: incremental_total.as_secs_f64(),
+        bulk,
         lambdas,
     };
     let path = write_report(&args.out, &report)?;
@@ -432,6 +473,16 @@ pub fn markdown(r: &BenchReport) -> String {
             &format!("incremental {} rows: {}", r.incremental_rows, f.stage),
         );
     }
+    out += &format!(
+        "| bulk UPDATE of {} payments, one `etl run` ({} runs, largest {} rows, budget {}) | {:.2} | {:.0} | - | {:.0} |\n",
+        r.bulk.rows,
+        r.bulk.runs,
+        r.bulk.max_run_rows,
+        r.bulk.row_budget,
+        r.bulk.wall_secs,
+        r.bulk.rows as f64 / r.bulk.wall_secs.max(1e-9),
+        r.bulk.peak_rss_mb
+    );
     out += "\n| Lambda binary | ready for first event, median ms | max ms | zip MB |\n|---|---:|---:|---:|\n";
     let opt = |v: Option<f64>, digits: usize| v.map_or("-".to_owned(), |v| format!("{v:.digits$}"));
     for l in &r.lambdas {
