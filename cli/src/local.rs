@@ -107,8 +107,9 @@ pub fn database_url<'a>(
 }
 
 impl Local {
-    /// Opens the configured stores. The AWS configuration is loaded only when a location is
-    /// in S3 or a database is given by a Secrets Manager secret.
+    /// Opens the configured stores. The AWS configuration is loaded, from the environment, only
+    /// when a location is in S3, a database is given by a Secrets Manager secret or an alert
+    /// topic is set.
     pub async fn new(config: Config) -> anyhow::Result<Local> {
         let in_s3 = |l: &Option<StoreLocation>| matches!(l, Some(StoreLocation::S3 { .. }));
         let secret = |d: &Option<DatabaseLocator>| matches!(d, Some(DatabaseLocator::SecretArn(_)));
@@ -122,6 +123,11 @@ impl Local {
         } else {
             None
         };
+        Local::with_sdk(config, sdk)
+    }
+
+    /// As [`Local::new`], with a given AWS configuration (tests point it at their server).
+    pub fn with_sdk(config: Config, sdk: Option<aws_config::SdkConfig>) -> anyhow::Result<Local> {
         let landing = open_store(config.landing.as_ref(), DEFAULT_LANDING, sdk.as_ref())
             .with_context(|| format!("opening the landing store ({LANDING})"))?;
         let processed = open_store(config.processed.as_ref(), DEFAULT_PROCESSED, sdk.as_ref())

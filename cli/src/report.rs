@@ -216,6 +216,11 @@ pub fn write(report: &Report, path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("writing into {}", dir.display()))?;
     std::io::Write::write_all(&mut file, html(report).as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
+    // A page to open and share, not a secret: readable as any file the user writes (the
+    // temporary file was made private).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("writing {}", path.display()))?;
     file.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())

@@ -310,6 +310,43 @@ async fn rows_stamped_in_the_future_are_counted_and_alerted_once_per_table() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn etl_run_alerts_like_the_lambdas_when_a_topic_is_set() {
+    let cloud = Cloud::new("cloud_cli_alerts").await;
+    let topic = AlertTopic::create(&cloud.sdk, "etl-cli-alerts").await;
+    // The CLI with S3 stores and the topic, as an operator's `etl run` in the cloud.
+    let local = etl_cli::local::Local::with_sdk(
+        cloud.config(Some(topic.arn.clone())),
+        Some(cloud.sdk.clone()),
+    )
+    .unwrap();
+    let bad = etl_tests::craft::design_line(9_001).replace("\"design_name\":\"Steel\",", "");
+    let (run, _) = etl_tests::craft::landing_run(&cloud.landing, "design", &[bad]).await;
+    let cycle = local
+        .cycle(etl_cli::local::Stages::Transform)
+        .await
+        .unwrap();
+    assert_eq!(cycle.failures().len(), 1, "{:?}", cycle.failures());
+    // Tried again through the same driver (as a redelivery would): refused, not alerted again.
+    let again = local.transform(std::slice::from_ref(&run)).await;
+    assert!(again[0].1.is_err(), "a quarantined run is refused");
+    let got = topic.published().await;
+    assert_eq!(
+        got.len(),
+        1,
+        "one alert for a quarantined run, however often it is tried: {got:#?}"
+    );
+    assert_eq!(
+        got[0].0,
+        format!("totesys-etl transform failed: run {run} (permanent)")
+    );
+    assert!(
+        got[0].1.contains(&format!("quarantine/{run}/transform/")),
+        "{}",
+        got[0].1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn schedule_pause_and_resume_round_trip() {
     let moto = etl_tests::Moto::start();
     let sdk = moto.sdk_config().await;
