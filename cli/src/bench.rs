@@ -15,10 +15,10 @@ use serde::Serialize;
 
 use crate::args::BenchArgs;
 use crate::local::database_url;
-use crate::pgcluster::Cluster;
-use crate::runtime_api::RuntimeApi;
-use crate::seed::{self, SeedOptions, generate::SeedSpec};
-use crate::simulate::{self, SimulateOptions};
+use etl_devtools::pgcluster::Cluster;
+use etl_devtools::runtime_api::RuntimeApi;
+use etl_devtools::seed::{self, SeedOptions, generate::SeedSpec};
+use etl_devtools::simulate::{self, SimulateOptions};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StageFigures {

@@ -10,9 +10,9 @@ use crate::args::{
     SimulateArgs, StageArg,
 };
 use crate::local::{Local, Stages, database_url, print_cycle, run_every};
-use crate::seed::{self, SeedOptions, generate::SeedSpec};
-use crate::simulate::{self, SimulateOptions};
 use crate::{bench, demo, report, schedule, status};
+use etl_devtools::seed::{self, SeedOptions, generate::SeedSpec};
+use etl_devtools::simulate::{self, SimulateOptions};
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     let config = Config::from_env()?;

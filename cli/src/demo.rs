@@ -13,9 +13,9 @@ use etl_shared::warehouse::WAREHOUSE_TABLES;
 
 use crate::args::DemoArgs;
 use crate::local::{Local, Stages, database_url};
-use crate::pgcluster::Cluster;
-use crate::seed::{self, SeedOptions, generate::SeedSpec};
-use crate::simulate::{self, SimulateOptions};
+use etl_devtools::pgcluster::Cluster;
+use etl_devtools::seed::{self, SeedOptions, generate::SeedSpec};
+use etl_devtools::simulate::{self, SimulateOptions};
 
 pub async fn demo(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let mut cluster = None;

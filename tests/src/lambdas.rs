@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use etl_cli::runtime_api::{Outcome, RuntimeApi};
-use etl_cli::seed::generate::SeedSpec;
-use etl_cli::seed::{self, SeedOptions};
+use etl_devtools::runtime_api::{Outcome, RuntimeApi};
+use etl_devtools::seed::generate::SeedSpec;
+use etl_devtools::seed::{self, SeedOptions};
 use etl_shared::catalog::SOURCE_TABLES;
 use etl_shared::layout::{MANIFESTS_PREFIX, RunId, run_id_of_manifest_key};
 use etl_shared::store::{ObjectStore, S3Store};

@@ -14,7 +14,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use etl_cli::pgcluster::{Cluster, ClusterOptions, process_alive};
+use etl_devtools::pgcluster::{Cluster, ClusterOptions, process_alive};
 use tokio_postgres::NoTls;
 
 /// The environment variable naming an existing server to test against.

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use etl_cli::pgcluster::{Cluster, ClusterOptions, ServerTls};
+use etl_devtools::pgcluster::{Cluster, ClusterOptions, ServerTls};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 /// The harness's certificates, written to a directory that lives as long as the process.

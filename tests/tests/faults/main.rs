@@ -18,7 +18,7 @@ mod quarantine;
 
 use std::time::Duration;
 
-use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_devtools::simulate::{SimulateOptions, simulate};
 use etl_shared::layout::{MANIFESTS_PREFIX, run_id_of_manifest_key};
 use etl_shared::manifest::Manifest;
 use etl_shared::{ObjectStore, watermark};

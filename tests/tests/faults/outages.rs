@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_devtools::simulate::{SimulateOptions, simulate};
 use etl_shared::layout::MANIFESTS_PREFIX;
 use etl_shared::retry::Backoff;
 use etl_shared::store::Retrying;

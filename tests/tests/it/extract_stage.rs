@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_devtools::simulate::{SimulateOptions, simulate};
 use etl_shared::catalog::{Column, ColumnType, SourceTable};
 use etl_shared::layout::WATERMARK_KEY;
 use etl_shared::manifest::{HorizonBasis, Manifest};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_devtools::simulate::{SimulateOptions, simulate};
 use etl_shared::layout::{RunId, manifest_key, processed_table_key};
 use etl_shared::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage};
 use etl_shared::quarantine;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_devtools::simulate::{SimulateOptions, simulate};
 use etl_shared::ObjectStore;
 use etl_shared::layout::{RunId, manifest_key};
 use etl_shared::manifest::{Manifest, Stage};

@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 use etl_cli::args::Cli;
 use etl_cli::local::{Local, Stages};
-use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_devtools::simulate::{SimulateOptions, simulate};
 use etl_shared::Config;
 use etl_shared::config::{DatabaseLocator, StoreLocation};
 
@@ -80,7 +80,7 @@ async fn soak_concurrent_writers_and_long_transactions_lose_and_double_nothing()
     assert!(
         report
             .operations
-            .contains_key(&etl_cli::simulate::Operation::LongNewOrder)
+            .contains_key(&etl_devtools::simulate::Operation::LongNewOrder)
     );
     // A final run after the writers stop picks up the last commits.
     let cycle = local.cycle(Stages::All).await.unwrap();

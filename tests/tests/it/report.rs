@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use etl_cli::local::{Local, Stages};
-use etl_cli::simulate::{SimulateOptions, simulate};
+use etl_devtools::simulate::{SimulateOptions, simulate};
 use etl_shared::Config;
 use etl_shared::config::{DatabaseLocator, StoreLocation};
 use etl_tests::browser::{elements, rendered_dom};

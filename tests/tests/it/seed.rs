@@ -1,6 +1,6 @@
 //! The seeded source: its schema against docs/architecture.md §2 and the generator's shapes (§11).
 
-use etl_cli::seed::{SeedError, SeedOptions};
+use etl_devtools::seed::{SeedError, SeedOptions};
 use etl_shared::catalog::{ColumnType, ENUM_TYPES, SOURCE_TABLES};
 
 use crate::support::{scalar, seeded, spec, table_checksum};
@@ -455,7 +455,7 @@ async fn seeding_refuses_a_non_empty_source_unless_forced() {
     let mut client = db.connect().await;
     let before = table_checksum(&client, "payment", "payment_id").await;
 
-    let err = etl_cli::seed::seed(
+    let err = etl_devtools::seed::seed(
         &mut client,
         SeedOptions {
             spec: spec(200, 2),
@@ -472,7 +472,7 @@ async fn seeding_refuses_a_non_empty_source_unless_forced() {
         table_checksum(&client, "payment", "payment_id").await
     );
 
-    etl_cli::seed::seed(
+    etl_devtools::seed::seed(
         &mut client,
         SeedOptions {
             spec: spec(200, 2),
@@ -496,7 +496,7 @@ async fn seeding_refuses_a_source_with_only_part_of_the_schema() {
         .batch_execute("CREATE TABLE address (address_id int)")
         .await
         .unwrap();
-    let err = etl_cli::seed::seed(
+    let err = etl_devtools::seed::seed(
         &mut client,
         SeedOptions {
             spec: spec(10, 1),

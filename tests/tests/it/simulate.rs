@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use etl_cli::simulate::{Operation, SimulateOptions, simulate};
+use etl_devtools::simulate::{Operation, SimulateOptions, simulate};
 
 use crate::support::{history_end, scalar, seeded, spec};
 
@@ -98,7 +98,7 @@ async fn simulate_against_an_unseeded_source_says_to_seed_first() {
     let db = etl_tests::TestDatabase::create("unseeded").await;
     let client = db.connect().await;
     client
-        .batch_execute(etl_cli::seed::SCHEMA_SQL)
+        .batch_execute(etl_devtools::seed::SCHEMA_SQL)
         .await
         .unwrap();
     let err = simulate(&db.url, Duration::from_secs(5), &SimulateOptions::default())

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use etl_cli::seed::generate::SeedSpec;
+use etl_devtools::seed::generate::SeedSpec;
 
-use etl_cli::seed::{SeedOptions, SeedReport};
+use etl_devtools::seed::{SeedOptions, SeedReport};
 use etl_tests::TestDatabase;
 
 /// A fixed end date, so seeded data does not depend on the day the tests run.
@@ -25,7 +25,7 @@ pub fn spec(scale: u64, seed: u64) -> SeedSpec {
 pub async fn seeded(label: &str, spec: SeedSpec) -> (TestDatabase, SeedReport) {
     let db = TestDatabase::create(label).await;
     let mut client = db.connect().await;
-    let report = etl_cli::seed::seed(
+    let report = etl_devtools::seed::seed(
         &mut client,
         SeedOptions { spec, force: false },
         |_, _, _| {},
