@@ -97,21 +97,22 @@ pub async fn gather(
     slo: std::time::Duration,
     last_runs: usize,
 ) -> anyhow::Result<Report> {
-    let status = status::status(local).await?;
+    let sources = status::Sources::read(local).await?;
+    let status = status::status_of(local, &sources).await?;
     let verdict = status::verdict(&status, slo);
 
-    let extracted = status::manifests(local.landing.as_ref()).await?;
-    let transformed: BTreeMap<String, u64> = status::manifests(local.processed.as_ref())
-        .await?
+    let transformed: BTreeMap<String, u64> = sources
+        .transformed
         .iter()
         .map(|m| (m.run_id.to_string(), m.total_rows()))
         .collect();
-    let loaded: BTreeMap<String, u64> = status::ledger(local)
-        .await?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|l| (l.run_id, l.rows))
+    let loaded: BTreeMap<&str, u64> = sources
+        .ledger
+        .iter()
+        .flatten()
+        .map(|l| (l.run_id.as_str(), l.rows))
         .collect();
+    let extracted = &sources.extracted;
     let skip = extracted.len().saturating_sub(last_runs);
     let runs = extracted[skip..]
         .iter()
@@ -122,7 +123,7 @@ pub async fn gather(
                 lag_secs: (m.created_at - m.window.to).num_milliseconds() as f64 / 1000.0,
                 extract_rows: m.total_rows(),
                 transform_rows: transformed.get(&id).copied(),
-                load_rows: loaded.get(&id).copied(),
+                load_rows: loaded.get(id.as_str()).copied(),
                 run_id: id,
             }
         })

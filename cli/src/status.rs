@@ -255,7 +255,7 @@ pub(crate) struct Loaded {
 /// The load ledger, oldest run first; `None` when no warehouse is configured. A warehouse
 /// nothing has loaded into yet has no ledger: it is shown as empty, not migrated into existence
 /// by a command that only looks.
-pub(crate) async fn ledger(local: &Local) -> anyhow::Result<Option<Vec<Loaded>>> {
+async fn ledger(local: &Local) -> anyhow::Result<Option<Vec<Loaded>>> {
     if local.config.warehouse.is_none() {
         return Ok(None);
     }
@@ -285,14 +285,36 @@ pub(crate) async fn ledger(local: &Local) -> anyhow::Result<Option<Vec<Loaded>>>
     ))
 }
 
+/// What the status is computed from, read once: the manifests of both stores, oldest first,
+/// and the load ledger (`None` without a warehouse). `etl report` charts the same reads.
+pub(crate) struct Sources {
+    pub extracted: Vec<Manifest>,
+    pub transformed: Vec<Manifest>,
+    pub ledger: Option<Vec<Loaded>>,
+}
+
+impl Sources {
+    pub(crate) async fn read(local: &Local) -> anyhow::Result<Sources> {
+        Ok(Sources {
+            extracted: manifests(local.landing.as_ref()).await?,
+            transformed: manifests(local.processed.as_ref()).await?,
+            ledger: ledger(local).await?,
+        })
+    }
+}
+
 /// Gathers the status. The warehouse part is left empty when no warehouse is configured.
 pub async fn status(local: &Local) -> anyhow::Result<Status> {
+    status_of(local, &Sources::read(local).await?).await
+}
+
+/// The status from sources already read.
+pub(crate) async fn status_of(local: &Local, sources: &Sources) -> anyhow::Result<Status> {
     let landing = local.landing.as_ref();
     let processed = local.processed.as_ref();
     let mark = watermark::load(landing).await?.watermark;
     let now = Utc::now();
-    let extracted = manifests(landing).await?;
-    let transformed = manifests(processed).await?;
+    let (extracted, transformed) = (&sources.extracted, &sources.transformed);
     let transformed_ids: Vec<&RunId> = transformed.iter().map(|m| &m.run_id).collect();
     let quarantined = quarantined(processed).await?;
     let is_quarantined = |run: &RunId, stage: &str| {
@@ -301,12 +323,12 @@ pub async fn status(local: &Local) -> anyhow::Result<Status> {
             .any(|q| q.run_id == run.as_str() && q.stage == stage)
     };
 
-    let (load, loaded_ids) = match ledger(local).await? {
+    let (load, loaded_ids) = match &sources.ledger {
         Some(entries) => {
-            let ids: Vec<String> = entries.iter().map(|e| e.run_id.clone()).collect();
+            let ids: Vec<&str> = entries.iter().map(|e| e.run_id.as_str()).collect();
             let lines = entries
-                .into_iter()
-                .map(|e| run_line(e.run_id, e.rows, 0, e.loaded_at, now))
+                .iter()
+                .map(|e| run_line(e.run_id.clone(), e.rows, 0, e.loaded_at, now))
                 .collect();
             (lines, Some(ids))
         }
@@ -323,7 +345,7 @@ pub async fn status(local: &Local) -> anyhow::Result<Status> {
         Some(loaded) => transformed
             .iter()
             .map(|m| &m.run_id)
-            .filter(|id| !loaded.iter().any(|l| l == id.as_str()) && !is_quarantined(id, "load"))
+            .filter(|id| !loaded.contains(&id.as_str()) && !is_quarantined(id, "load"))
             .map(ToString::to_string)
             .collect(),
         None => Vec::new(),
