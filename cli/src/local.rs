@@ -284,9 +284,9 @@ impl Local {
     where
         E: Classify + std::error::Error + Send + Sync + 'static,
     {
-        if self.topic.is_some() {
+        if let Some(topic) = &self.topic {
             // The folded result is for Lambda's retry decision; the cycle reports each run.
-            let _ = report_runs(stage, results, self.alerts(), self.processed.as_ref()).await;
+            let _ = report_runs(stage, results, topic.as_ref(), self.processed.as_ref()).await;
         }
     }
 }

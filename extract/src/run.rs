@@ -124,8 +124,12 @@ pub async fn extract(
 ) -> Result<ExtractOutcome, ExtractError> {
     let current = watermark::load(store).await?;
     let previous = current.watermark.clone();
-    let from = previous.as_ref().map(|w| w.to);
-    let from_tie = previous.as_ref().and_then(|w| w.tie.clone());
+    // Where this invocation starts: the watermark's position, inside a tie or past it.
+    let start = previous.as_ref().map(|w| Position {
+        at: w.to,
+        tie: w.tie.clone(),
+    });
+    let from = start.as_ref().map(|s| s.at);
 
     // The probe must precede the snapshot (see `horizon`): it runs in its own transaction.
     let probe = probe(client).await?;
@@ -165,22 +169,16 @@ pub async fn extract(
         version: current.version,
         last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
         tables: options.tables,
-        watermark: from.map(|at| Position {
-            at,
-            tie: from_tie.clone(),
-        }),
+        watermark: start.clone(),
         held_by: horizon.held_by.clone(),
         future: assessment.future,
         recorded: false,
     };
 
-    if from.is_some_and(|from| horizon.to <= from) {
+    if let Some(start) = start.as_ref().filter(|s| horizon.to <= s.at) {
         // An open transaction holds the horizon at or behind the watermark: nothing can be
         // read safely yet. Record the check so freshness reporting knows why.
-        let stop = match state
-            .record(from.unwrap_or(horizon.to), from_tie.clone())
-            .await?
-        {
+        let stop = match state.record(start.at, start.tie.clone()).await? {
             Advance::Advanced(_) => Stop::NothingNew,
             Advance::LostRace => Stop::LostRace,
         };
@@ -201,7 +199,7 @@ pub async fn extract(
 
     let resume = tie::resume(
         options.tables,
-        from_tie.as_ref(),
+        start.as_ref().and_then(|s| s.tie.as_ref()),
         lookback > chrono::Duration::zero(),
     );
     let mut cursors = Vec::with_capacity(options.tables.len());
@@ -212,7 +210,7 @@ pub async fn extract(
     let mut runs = Vec::new();
     let mut run: Option<OpenRun> = None;
     // Where the next run starts: the watermark's position, then each cut's.
-    let mut run_from = from.map(|at| Position { at, tie: from_tie });
+    let mut run_from = start;
     let stop = loop {
         let Some(i) = next_cursor(&tx, &mut cursors, options.fetch_rows).await? else {
             // Every portal is drained: the last run reaches the horizon.

@@ -97,11 +97,12 @@ impl Alert {
             None => "no run".to_owned(),
         };
         let subject = match &self.kind {
-            AlertKind::Failure(ErrorKind::Retryable) => {
-                format!("totesys-etl {} failed: {what} (retryable)", self.stage)
-            }
-            AlertKind::Failure(ErrorKind::Permanent) => {
-                format!("totesys-etl {} failed: {what} (permanent)", self.stage)
+            AlertKind::Failure(kind) => {
+                let kind = match kind {
+                    ErrorKind::Retryable => "retryable",
+                    ErrorKind::Permanent => "permanent",
+                };
+                format!("totesys-etl {} failed: {what} ({kind})", self.stage)
             }
             AlertKind::Warning { headline } => {
                 format!("totesys-etl {} warning: {headline}", self.stage)
