@@ -10,20 +10,11 @@ use etl_shared::Config;
 use etl_shared::config::{DatabaseLocator, StoreLocation};
 
 use crate::reconcile::{assert_warehouse_reconciles, warehouse_checksums};
-use crate::support::{Pipeline, scalar, spec};
+use crate::support::{Pipeline, local_runner, scalar, spec};
 
 /// The local runner over a test pipeline's databases and stores.
 async fn local(p: &Pipeline) -> Local {
-    let config = Config::from_lookup(|_| None).unwrap();
-    Local::new(Config {
-        source: Some(DatabaseLocator::Url(p.source.url.clone())),
-        warehouse: Some(DatabaseLocator::Url(p.warehouse.url.clone())),
-        landing: Some(StoreLocation::Local(p.landing.root().to_path_buf())),
-        processed: Some(StoreLocation::Local(p.processed.root().to_path_buf())),
-        ..config
-    })
-    .await
-    .unwrap()
+    local_runner(p, etl_shared::config::DEFAULT_ROW_BUDGET).await
 }
 
 #[tokio::test]

@@ -4,13 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use etl_cli::local::{Local, Stages};
+use etl_cli::local::Stages;
 use etl_devtools::simulate::{SimulateOptions, simulate};
-use etl_shared::Config;
-use etl_shared::config::{DatabaseLocator, StoreLocation};
 use etl_tests::browser::{elements, rendered_dom};
 
-use crate::support::{Pipeline, spec};
+use crate::support::{Pipeline, local_runner, spec};
 
 /// Each chart's marks as `data-key -> data-value`, in the order drawn.
 fn marks(dom: &str) -> BTreeMap<String, Vec<(String, String)>> {
@@ -50,18 +48,8 @@ async fn pairs(client: &tokio_postgres::Client, sql: &str) -> BTreeMap<String, S
 #[tokio::test]
 async fn the_html_report_draws_every_chart_with_the_warehouses_numbers() {
     let p = Pipeline::new("e_report", spec(300, 47)).await;
-    let config = Config::from_lookup(|_| None).unwrap();
-    let local = Local::new(Config {
-        source: Some(DatabaseLocator::Url(p.source.url.clone())),
-        warehouse: Some(DatabaseLocator::Url(p.warehouse.url.clone())),
-        landing: Some(StoreLocation::Local(p.landing.root().to_path_buf())),
-        processed: Some(StoreLocation::Local(p.processed.root().to_path_buf())),
-        // Several runs per cycle, so the run charts have more than one point.
-        row_budget: 800,
-        ..config
-    })
-    .await
-    .unwrap();
+    // Several runs per cycle, so the run charts have more than one point.
+    let local = local_runner(&p, 800).await;
     let cycle = local.cycle(Stages::All).await.unwrap();
     assert!(cycle.failures().is_empty(), "{:?}", cycle.failures());
     simulate(

@@ -301,3 +301,20 @@ impl Stages {
         self.load().await;
     }
 }
+
+/// The local runner (`etl run`'s) over a test pipeline's databases and stores, taking at most
+/// `row_budget` rows per extract run.
+pub async fn local_runner(p: &Pipeline, row_budget: u64) -> etl_cli::local::Local {
+    use etl_shared::config::{DatabaseLocator, StoreLocation};
+    let config = etl_shared::Config::from_lookup(|_| None).unwrap();
+    etl_cli::local::Local::new(etl_shared::Config {
+        source: Some(DatabaseLocator::Url(p.source.url.clone())),
+        warehouse: Some(DatabaseLocator::Url(p.warehouse.url.clone())),
+        landing: Some(StoreLocation::Local(p.landing.root().to_path_buf())),
+        processed: Some(StoreLocation::Local(p.processed.root().to_path_buf())),
+        row_budget,
+        ..config
+    })
+    .await
+    .unwrap()
+}
