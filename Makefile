@@ -32,13 +32,14 @@ test-terraform: ## terraform fmt/validate/test, checkov, actionlint, apply again
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@CARGO=$(CARGO) scripts/check-layers.sh
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
 bench: ## Benchmark at SCALE sales orders (default 1000000); writes bench/results/<date>-scale<N>.json
 	@scripts/ensure-tools.sh postgres
-	$(CARGO) build --locked --profile release-local -p etl $(addprefix -p ,$(LAMBDAS))
+	$(CARGO) build --locked --profile release-local -p etl -p etl-lambda
 	$${CARGO_TARGET_DIR:-target}/release-local/etl bench --scale $(SCALE)
 
 LAMBDAS := extract transform load

@@ -6,14 +6,14 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
-  # Key layout: a contract with shared/src/layout.rs (tests/tests/it/terraform.rs checks it).
+  # Key layout: a contract with contract/src/layout.rs (tests/tests/it/terraform.rs checks it).
   data_prefix       = "data/"
   manifests_prefix  = "manifests/"
   state_prefix      = "state/"
   quarantine_prefix = "quarantine/"
   watermark_key     = "state/watermark.json"
 
-  # The configuration each function reads: a contract with shared/src/config.rs
+  # The configuration each function reads: a contract with contract/src/config.rs
   # (tests/tests/it/terraform.rs checks every name against the variables the code reads).
   environment = {
     extract = {

@@ -135,7 +135,7 @@ pub enum ReplayStage {
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// The run to replay (its id, as in `etl status`).
-    pub run_id: etl_shared::RunId,
+    pub run_id: etl_contract::RunId,
     /// Which stage to run again.
     #[arg(long, value_enum, default_value = "all")]
     pub stage: ReplayStage,

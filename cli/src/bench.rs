@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use etl_shared::Config;
-use etl_shared::catalog::SOURCE_TABLES;
+use etl_contract::Config;
+use etl_contract::catalog::SOURCE_TABLES;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 
@@ -99,7 +99,7 @@ fn lambda_figures(env: &[(&str, String)]) -> anyhow::Result<Vec<LambdaFigures>> 
             ready.sort_by(f64::total_cmp);
         } else {
             eprintln!(
-                "  {name}: no binary at {} (cargo build --profile release-local -p {name})",
+                "  {name}: no binary at {} (cargo build --profile release-local -p etl-lambda)",
                 binary.display()
             );
         }
@@ -213,8 +213,8 @@ async fn copy_floor(
     floor: &str,
     timeout: Duration,
 ) -> anyhow::Result<(Duration, u64, u64)> {
-    let from = etl_shared::db::connect("source", source, "etl-bench", timeout).await?;
-    let mut to = etl_shared::db::connect("floor", floor, "etl-bench", timeout).await?;
+    let from = etl_adapters::db::connect("source", source, "etl-bench", timeout).await?;
+    let mut to = etl_adapters::db::connect("floor", floor, "etl-bench", timeout).await?;
     // Same tables and keys, without foreign keys: the floor is pure data movement.
     to.batch_execute(seed::SCHEMA_SQL).await?;
     to.batch_execute(
@@ -275,7 +275,7 @@ async fn run(
             url
         }
     };
-    let admin = etl_shared::db::connect("bench", &admin_url, "etl-bench", timeout).await?;
+    let admin = etl_adapters::db::connect("bench", &admin_url, "etl-bench", timeout).await?;
     let postgres: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
     let mut urls = Vec::new();
     for name in ["etl_bench_source", "etl_bench_floor", "etl_bench_warehouse"] {
@@ -304,7 +304,7 @@ async fn run(
 
     eprintln!("seeding {} sales orders", args.scale);
     let mut source_client =
-        etl_shared::db::connect("source", &source, "etl-bench", timeout).await?;
+        etl_adapters::db::connect("source", &source, "etl-bench", timeout).await?;
     let seeded = seed::seed(
         &mut source_client,
         SeedOptions {
@@ -364,7 +364,7 @@ async fn run(
     }
 
     eprintln!("bulk update: every payment stamped alike, then one etl run for all stages");
-    let landing_store = etl_shared::store::LocalStore::new(&landing)?;
+    let landing_store = etl_adapters::store::LocalStore::new(&landing)?;
     let runs_before = crate::status::manifests(&landing_store).await?.len();
     let bulk_rows: i64 = source_client
         .query_one(

@@ -1,9 +1,9 @@
 //! The `etl` commands: each reads configuration, calls a library, and prints a short report.
 
 use anyhow::{Context, bail};
-use etl_shared::Config;
-use etl_shared::manifest::Stage;
-use etl_shared::quarantine;
+use etl_adapters::quarantine;
+use etl_contract::Config;
+use etl_contract::manifest::Stage;
 
 use crate::args::{
     Command, ReplayArgs, ReplayStage, RunArgs, ScheduleAction, ScheduleArgs, SeedArgs,
@@ -51,13 +51,13 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 fn source_url(config: &Config) -> anyhow::Result<&str> {
     database_url(
         config.source()?,
-        etl_shared::config::SOURCE_URL,
-        etl_shared::config::SOURCE_SECRET_ARN,
+        etl_contract::config::SOURCE_URL,
+        etl_contract::config::SOURCE_SECRET_ARN,
     )
 }
 
 async fn schedule_command(args: ScheduleArgs) -> anyhow::Result<()> {
-    let client = aws_sdk_scheduler::Client::new(&etl_shared::lambda::aws_config().await);
+    let client = aws_sdk_scheduler::Client::new(&etl_adapters::aws::aws_config().await);
     let (name, group) = (args.name.as_str(), args.group.as_str());
     let status = match &args.action {
         ScheduleAction::Status { .. } => schedule::status(&client, name, group).await?,
@@ -133,7 +133,7 @@ async fn replay_command(config: Config, args: ReplayArgs) -> anyhow::Result<()> 
 async fn seed_command(config: &Config, args: SeedArgs) -> anyhow::Result<()> {
     let url = source_url(config)?;
     let mut client =
-        etl_shared::db::connect("source", url, "etl-seed", config.connect_timeout).await?;
+        etl_adapters::db::connect("source", url, "etl-seed", config.connect_timeout).await?;
     let spec = SeedSpec {
         scale: args.scale,
         seed: args.seed,

@@ -7,9 +7,9 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use etl_shared::Config;
-use etl_shared::config::{DatabaseLocator, StoreLocation};
-use etl_shared::warehouse::WAREHOUSE_TABLES;
+use etl_contract::Config;
+use etl_contract::config::{DatabaseLocator, StoreLocation};
+use etl_contract::warehouse::WAREHOUSE_TABLES;
 
 use crate::args::DemoArgs;
 use crate::local::{Local, Stages, database_url};
@@ -45,7 +45,7 @@ async fn run(
                 "starting a throwaway PostgreSQL (set ETL_SOURCE_URL and ETL_WAREHOUSE_URL to use yours)"
             );
             let started = tokio::task::spawn_blocking(|| Cluster::start("etl-demo-pg-")).await??;
-            let admin = etl_shared::db::connect(
+            let admin = etl_adapters::db::connect(
                 "demo",
                 &started.url("postgres"),
                 "etl-demo",

@@ -6,16 +6,16 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use etl_shared::Config;
-use etl_shared::alert::{self, AlertSink, LogAlerts};
-use etl_shared::catalog::SOURCE_TABLES;
-use etl_shared::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
-use etl_shared::error::Classify;
-use etl_shared::lambda::report_runs;
-use etl_shared::layout::RunId;
-use etl_shared::manifest::Stage;
-use etl_shared::secrets::DatabaseUrl;
-use etl_shared::store::{self, ObjectStore};
+use etl_adapters::alert::{self, AlertSink, LogAlerts};
+use etl_adapters::report::report_runs;
+use etl_adapters::secrets::DatabaseUrl;
+use etl_adapters::store::{self, ObjectStore};
+use etl_contract::Config;
+use etl_contract::catalog::SOURCE_TABLES;
+use etl_contract::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
+use etl_contract::error::Classify;
+use etl_contract::layout::RunId;
+use etl_contract::manifest::Stage;
 use extract::{ExtractOptions, ExtractOutcome};
 use load::{LoadError, LoadOutcome};
 use tokio_postgres::Client;
@@ -119,7 +119,7 @@ impl Local {
             || secret(&config.warehouse)
             || config.alert_topic_arn.is_some();
         let sdk = if needs_aws {
-            Some(etl_shared::lambda::aws_config().await)
+            Some(etl_adapters::aws::aws_config().await)
         } else {
             None
         };
@@ -158,13 +158,13 @@ impl Local {
 
     pub async fn source(&self) -> anyhow::Result<Client> {
         let url = self.url(self.config.source()?).await?;
-        Ok(extract::lambda::connect(&url, self.config.connect_timeout).await?)
+        Ok(extract::source::connect(&url, self.config.connect_timeout).await?)
     }
 
     /// A warehouse connection with the migrations applied.
     pub async fn warehouse(&self) -> anyhow::Result<Client> {
         let url = self.url(self.config.warehouse()?).await?;
-        Ok(load::lambda::connect(&url, self.config.connect_timeout).await?)
+        Ok(load::connect(&url, self.config.connect_timeout).await?)
     }
 
     /// A warehouse connection for commands that only look (`etl status`): no migrations, and
@@ -208,7 +208,7 @@ impl Local {
                     .context("extract failed");
             progress.finish();
             let outcome = outcome?;
-            extract::lambda::alert_future_rows(&outcome, self.alerts()).await;
+            extract::future::alert_future_rows(&outcome, self.alerts()).await;
             cycle.extract = Some(outcome);
         }
         if stages.transform() {

@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
         etl_cli::args::Command::Demo(_) => "warn",
         _ => "info",
     };
-    etl_shared::telemetry::init(level);
+    etl_adapters::telemetry::init(level);
     let result = etl_cli::commands::run(cli.command).await;
     etl_cli::bench::report_peak_rss();
     match result {

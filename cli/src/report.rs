@@ -119,7 +119,7 @@ pub async fn gather(
         .map(|m| {
             let id = m.run_id.to_string();
             RunPoint {
-                at: etl_shared::time::format_micros(m.created_at),
+                at: etl_contract::time::format_micros(m.created_at),
                 lag_secs: (m.created_at - m.window.to).num_milliseconds() as f64 / 1000.0,
                 extract_rows: m.total_rows(),
                 transform_rows: transformed.get(&id).copied(),
@@ -185,7 +185,7 @@ pub async fn gather(
         }
     }
     Ok(Report {
-        generated_at: etl_shared::time::format_micros(Utc::now()),
+        generated_at: etl_contract::time::format_micros(Utc::now()),
         stages: status.stages(),
         verdict,
         status,

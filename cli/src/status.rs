@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use etl_shared::layout::{MANIFESTS_PREFIX, QUARANTINE_PREFIX, RunId};
-use etl_shared::manifest::{BlockingSession, Manifest};
-use etl_shared::store::ObjectStore;
-use etl_shared::time::human_secs as human;
-use etl_shared::watermark::{self, FutureRows};
+use etl_adapters::store::ObjectStore;
+use etl_adapters::watermark;
+use etl_contract::layout::{MANIFESTS_PREFIX, QUARANTINE_PREFIX, RunId};
+use etl_contract::manifest::{BlockingSession, Manifest};
+use etl_contract::time::human_secs as human;
+use etl_contract::watermark::FutureRows;
 use serde::Serialize;
 
 use crate::local::Local;
@@ -71,7 +72,7 @@ pub fn verdict(status: &Status, slo: std::time::Duration) -> Verdict {
             s.pid,
             s.user.as_deref().unwrap_or("?"),
             s.application.as_deref().unwrap_or("?"),
-            etl_shared::time::format_micros(s.transaction_started)
+            etl_contract::time::format_micros(s.transaction_started)
         ));
     }
     let mut far_ahead = false;
@@ -216,7 +217,7 @@ fn run_line(
         run_id,
         rows,
         bytes,
-        at: etl_shared::time::format_micros(at),
+        at: etl_contract::time::format_micros(at),
         age_secs: (now - at).num_milliseconds() as f64 / 1000.0,
     }
 }
@@ -351,13 +352,15 @@ pub(crate) async fn status_of(local: &Local, sources: &Sources) -> anyhow::Resul
         None => Vec::new(),
     };
     Ok(Status {
-        watermark: mark.as_ref().map(|w| etl_shared::time::format_micros(w.to)),
+        watermark: mark
+            .as_ref()
+            .map(|w| etl_contract::time::format_micros(w.to)),
         lag_secs: mark
             .as_ref()
             .map(|w| (now - w.to).num_milliseconds() as f64 / 1000.0),
         last_checked: mark
             .as_ref()
-            .map(|w| etl_shared::time::format_micros(w.checked_at)),
+            .map(|w| etl_contract::time::format_micros(w.checked_at)),
         future: mark.as_ref().map(|w| w.future.clone()).unwrap_or_default(),
         held_by: mark.and_then(|w| w.held_by),
         extract: recent(extracted.iter().map(|m| line(m, now)).collect()),
@@ -415,7 +418,7 @@ pub fn render(verdict: &Verdict, status: &Status, colour: bool) -> String {
             s.user.as_deref().unwrap_or("?"),
             s.application.as_deref().unwrap_or("?"),
             s.state.as_deref().unwrap_or("?"),
-            etl_shared::time::format_micros(s.transaction_started)
+            etl_contract::time::format_micros(s.transaction_started)
         );
     }
     let _ = writeln!(out);

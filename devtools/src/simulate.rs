@@ -17,7 +17,7 @@ use thiserror::Error;
 use tokio::task::JoinSet;
 use tokio_postgres::{Client, GenericClient};
 
-use etl_shared::DbError;
+use etl_adapters::DbError;
 
 #[derive(Debug, Error)]
 pub enum SimulateError {
@@ -353,7 +353,7 @@ pub async fn simulate(
     options: &SimulateOptions,
 ) -> Result<SimulateReport, SimulateError> {
     options.validate()?;
-    let connect = || etl_shared::db::connect("source", url, "etl-simulate", connect_timeout);
+    let connect = || etl_adapters::db::connect("source", url, "etl-simulate", connect_timeout);
     let mut client = connect().await?;
     let ranges = Ranges::load(&client).await?;
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);

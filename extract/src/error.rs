@@ -1,10 +1,11 @@
 //! What can go wrong in an extract run, with the context an operator needs.
 
-use etl_shared::catalog::Drift;
-use etl_shared::error::{describe_postgres, postgres_disposition};
-use etl_shared::store::StoreError;
-use etl_shared::watermark::WatermarkError;
-use etl_shared::{Classify, DbError, Disposition};
+use etl_adapters::DbError;
+use etl_adapters::error::{describe_postgres, postgres_disposition};
+use etl_adapters::store::StoreError;
+use etl_adapters::watermark::WatermarkError;
+use etl_contract::catalog::Drift;
+use etl_contract::{Classify, Disposition};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -19,7 +20,7 @@ pub enum ExtractError {
     },
     #[error(
         "source schema drift: {}. Nothing was written and the watermark is unchanged: \
-         update the source catalog (shared/src/catalog.rs) and the stages for the new schema, \
+         update the source catalog (contract/src/catalog.rs) and the stages for the new schema, \
          or revert the change in the source",
         .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]

@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use etl_shared::watermark::FutureRows;
+use etl_adapters::alert::{self, Alert, AlertSink};
+use etl_contract::watermark::FutureRows;
+
+use crate::run::ExtractOutcome;
 
 /// How far past the lookback a row must be before a person is alerted: skew within the
 /// lookback is what the lookback is for; beyond it by this much is a wrong stamp, not skew.
@@ -65,7 +68,7 @@ pub fn alert_lines(table: &str, rows: &FutureRows) -> Vec<String> {
             "{} row(s) of source table {table} have a last_updated up to {} ahead of the source \
              database's clock.",
             rows.rows,
-            etl_shared::time::human_secs(rows.ahead_secs as f64)
+            etl_contract::time::human_secs(rows.ahead_secs as f64)
         ),
         "They are not lost: extract defers each until the clock passes its last_updated, so \
          until then the warehouse does not have them."
@@ -76,6 +79,19 @@ pub fn alert_lines(table: &str, rows: &FutureRows) -> Vec<String> {
         ),
         "This alert is sent once per table; `etl status` shows the current count.".to_owned(),
     ]
+}
+
+/// Sends the warnings an invocation owes: one per table newly stamped far in the future.
+pub async fn alert_future_rows(outcome: &ExtractOutcome, alerts: &dyn AlertSink) {
+    for table in &outcome.future_alerts {
+        let Some(rows) = outcome.future.get(table) else {
+            continue;
+        };
+        let headline = format!("{} {table} row(s) stamped in the future", rows.rows);
+        let alert =
+            Alert::warning("extract", &headline, alert_lines(table, rows)).with_lambda_logs();
+        alert::send_logged(alerts, &alert).await;
+    }
 }
 
 #[cfg(test)]

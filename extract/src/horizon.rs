@@ -14,7 +14,7 @@
 //! probe (so its rows are stamped after the probe time, which also bounds the horizon).
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use etl_shared::manifest::{BlockingSession, HorizonBasis};
+use etl_contract::manifest::{BlockingSession, HorizonBasis};
 
 /// What the probe saw of other sessions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,9 +13,9 @@
 pub mod error;
 pub mod future;
 pub mod horizon;
-pub mod lambda;
 pub mod parts;
 pub mod run;
+pub mod source;
 pub mod sql;
 pub mod tie;
 

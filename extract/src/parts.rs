@@ -2,9 +2,9 @@
 //! holds at most one part per table, whatever the size of the table.
 
 use bytes::Bytes;
-use etl_shared::layout::{RunId, landing_part_key};
-use etl_shared::manifest::{Part, TableFiles};
-use etl_shared::store::ObjectStore;
+use etl_adapters::store::ObjectStore;
+use etl_contract::layout::{RunId, landing_part_key};
+use etl_contract::manifest::{Part, TableFiles};
 
 use crate::error::ExtractError;
 

@@ -13,14 +13,15 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use etl_shared::catalog::{LiveColumn, SourceTable, drift};
-use etl_shared::layout::{RunId, manifest_key};
-use etl_shared::manifest::{
+use etl_adapters::store::{ObjectStore, PutOutcome, Version};
+use etl_adapters::watermark::{self, Advance};
+use etl_contract::catalog::{LiveColumn, SourceTable, drift};
+use etl_contract::layout::{RunId, manifest_key};
+use etl_contract::manifest::{
     BlockingSession, ExtractDetails, HorizonBasis, MANIFEST_FORMAT, Manifest, Stage, TiePosition,
     Window,
 };
-use etl_shared::store::{ObjectStore, PutOutcome, Version};
-use etl_shared::watermark::{self, Advance, FutureRows, Watermark};
+use etl_contract::watermark::{FutureRows, WATERMARK_FORMAT, Watermark};
 use tokio::time::Instant;
 use tokio_postgres::{Client, IsolationLevel, Portal, Row, Transaction};
 
@@ -54,8 +55,8 @@ impl ExtractOptions {
     pub fn new(tables: &'static [SourceTable]) -> Self {
         ExtractOptions {
             tables,
-            row_budget: etl_shared::config::DEFAULT_ROW_BUDGET,
-            lookback: Duration::from_secs(etl_shared::config::DEFAULT_LOOKBACK_SECS),
+            row_budget: etl_contract::config::DEFAULT_ROW_BUDGET,
+            lookback: Duration::from_secs(etl_contract::config::DEFAULT_LOOKBACK_SECS),
             part_max_bytes: 8 << 20,
             fetch_rows: 2_000,
             deadline: None,
@@ -158,7 +159,7 @@ pub async fn extract(
         tracing::warn!(
             table,
             rows = rows.rows,
-            ahead = %etl_shared::time::human_secs(rows.ahead_secs as f64),
+            ahead = %etl_contract::time::human_secs(rows.ahead_secs as f64),
             "source rows are stamped in the future: they are deferred until the source's \
              clock passes their last_updated"
         );
@@ -354,7 +355,7 @@ fn log_horizon(horizon: &Horizon, probe: &Probe, lookback: Duration) {
             user = session.user.as_deref().unwrap_or("?"),
             application = session.application.as_deref().unwrap_or("?"),
             state = session.state.as_deref().unwrap_or("?"),
-            since = %etl_shared::time::format_micros(session.transaction_started),
+            since = %etl_contract::time::format_micros(session.transaction_started),
             "an open transaction holds the extract horizon back"
         );
     }
@@ -535,7 +536,7 @@ impl Progress<'_> {
             _ => proposed,
         };
         let next = Watermark {
-            format: watermark::WATERMARK_FORMAT,
+            format: WATERMARK_FORMAT,
             to: to.at,
             tie: to.tie.clone(),
             last_run_id: self.last_run_id.clone(),
@@ -648,8 +649,8 @@ impl OpenRun {
             run_id = %summary.run_id,
             rows = summary.total_rows(),
             bytes = summary.bytes,
-            from = summary.window.from.map(etl_shared::time::format_micros).unwrap_or_default(),
-            to = %etl_shared::time::format_micros(summary.window.to),
+            from = summary.window.from.map(etl_contract::time::format_micros).unwrap_or_default(),
+            to = %etl_contract::time::format_micros(summary.window.to),
             inside_a_tie = summary.window.to_tie.is_some(),
             secs = summary.elapsed.as_secs_f64(),
             "extract run committed"

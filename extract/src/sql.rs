@@ -6,7 +6,7 @@
 //! session TimeZone), `numeric` and enums as strings, text dates as written, NULL as null. The
 //! client only appends newlines, so values are never re-parsed or rounded on the way through.
 
-use etl_shared::catalog::{ColumnType, SourceTable};
+use etl_contract::catalog::{ColumnType, SourceTable};
 
 /// The `to_char` pattern of the contract's timestamp form.
 const TIMESTAMP_FORMAT: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"#;
@@ -100,7 +100,7 @@ pub const LIVE_COLUMNS: &str = "\
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etl_shared::catalog::source_table;
+    use etl_contract::catalog::source_table;
 
     #[test]
     fn window_query_encodes_each_type_exactly() {

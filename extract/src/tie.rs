@@ -10,8 +10,8 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
-use etl_shared::catalog::SourceTable;
-use etl_shared::manifest::TiePosition;
+use etl_contract::catalog::SourceTable;
+use etl_contract::manifest::TiePosition;
 
 /// Where in the read order a run or the watermark stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +86,7 @@ pub fn resume(tables: &[SourceTable], tie: Option<&TiePosition>, lookback: bool)
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use etl_shared::catalog::SOURCE_TABLES;
+    use etl_contract::catalog::SOURCE_TABLES;
 
     fn tie(table: &str, key: i64) -> Option<TiePosition> {
         Some(TiePosition {

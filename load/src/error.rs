@@ -1,9 +1,10 @@
 //! What can go wrong in a load run.
 
-use etl_shared::error::{describe_postgres, postgres_disposition};
-use etl_shared::manifest::ManifestError;
-use etl_shared::store::StoreError;
-use etl_shared::{Classify, DbError, Disposition};
+use etl_adapters::DbError;
+use etl_adapters::error::{describe_postgres, postgres_disposition};
+use etl_adapters::store::StoreError;
+use etl_contract::manifest::ManifestError;
+use etl_contract::{Classify, Disposition};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -19,7 +20,7 @@ pub enum LoadError {
     #[error("{key} is named by the manifest but does not exist")]
     FileMissing { key: String },
     #[error(transparent)]
-    FileMismatch(#[from] etl_shared::manifest::PartMismatch),
+    FileMismatch(#[from] etl_contract::manifest::PartMismatch),
     #[error("{key}: {reason}")]
     BadParquet { key: String, reason: String },
     #[error("{key}, column {column}: {reason}")]

@@ -7,12 +7,11 @@
 //! - [`run`]: one transaction per run with the ledger row; inferred members for late dimensions.
 
 pub mod error;
-pub mod lambda;
 pub mod migrate;
 pub mod parquet_in;
 pub mod run;
 pub mod sql;
 
 pub use error::LoadError;
-pub use migrate::migrate;
+pub use migrate::{connect, migrate};
 pub use run::{LoadOutcome, load_run, pending_loads, process};

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use etl_shared::layout::{MANIFESTS_PREFIX, RunId, manifest_key, run_id_of_manifest_key};
-use etl_shared::manifest::{Manifest, Stage, sha256_hex};
-use etl_shared::quarantine;
-use etl_shared::store::ObjectStore;
-use etl_shared::warehouse::{
+use etl_adapters::quarantine;
+use etl_adapters::store::ObjectStore;
+use etl_contract::layout::{MANIFESTS_PREFIX, RunId, manifest_key, run_id_of_manifest_key};
+use etl_contract::manifest::{Manifest, Stage, sha256_hex};
+use etl_contract::warehouse::{
     FOREIGN_KEYS, ForeignKey, TableKind, WAREHOUSE_TABLES, WarehouseTable,
 };
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -389,7 +389,7 @@ async fn merge(
 /// The one way to drive load (docs/architecture.md §1): the Lambda passes the runs its event
 /// announces, `etl run` the pending ones, `etl replay` the one it was given, and tests any.
 /// Loads each run in turn and returns every outcome; reporting them is the caller's
-/// (`etl_shared::lambda::report_runs`).
+/// (`etl_adapters::report::report_runs`).
 pub async fn process(
     runs: &[RunId],
     client: &mut Client,

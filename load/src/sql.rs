@@ -4,7 +4,7 @@
 //! Money is staged as integer cents (exactly what the Parquet Decimal128(10,2) holds) and turned
 //! into numeric by the merge, so no value passes through a float or a text rendering.
 
-use etl_shared::warehouse::{
+use etl_contract::warehouse::{
     DIMENSION_VERSION, ForeignKey, TableKind, WarehouseTable, WarehouseType, warehouse_table,
 };
 
@@ -181,7 +181,7 @@ pub fn lock_and_check_references(fk: &ForeignKey) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etl_shared::warehouse::FOREIGN_KEYS;
+    use etl_contract::warehouse::FOREIGN_KEYS;
 
     #[test]
     fn facts_insert_new_versions_only() {

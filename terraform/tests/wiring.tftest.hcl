@@ -80,7 +80,7 @@ variables {
 run "wiring" {
   command = apply
 
-  # Notifications fire only on manifests, the key prefix shared/src/layout.rs commits runs under.
+  # Notifications fire only on manifests, the key prefix contract/src/layout.rs commits runs under.
   assert {
     condition     = aws_s3_bucket_notification.landing.lambda_function[0].filter_prefix == "manifests/"
     error_message = "landing notifications must filter on manifests/"

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use etl_shared::layout::{RunId, landing_part_key, manifest_key};
-use etl_shared::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage, TableFiles, Window};
-use etl_shared::store::ObjectStore;
+use etl_adapters::store::ObjectStore;
+use etl_contract::layout::{RunId, landing_part_key, manifest_key};
+use etl_contract::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage, TableFiles, Window};
 
 /// Writes a landing run of one table: `lines` as one part, with a manifest whose checksums
 /// match unless the caller alters things afterwards.

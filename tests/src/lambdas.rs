@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use etl_adapters::store::{ObjectStore, S3Store};
+use etl_contract::catalog::SOURCE_TABLES;
+use etl_contract::layout::{MANIFESTS_PREFIX, RunId, run_id_of_manifest_key};
 use etl_devtools::runtime_api::{Outcome, RuntimeApi};
 use etl_devtools::seed::generate::SeedSpec;
 use etl_devtools::seed::{self, SeedOptions};
-use etl_shared::catalog::SOURCE_TABLES;
-use etl_shared::layout::{MANIFESTS_PREFIX, RunId, run_id_of_manifest_key};
-use etl_shared::store::{ObjectStore, S3Store};
 use serde_json::Value;
 
 use crate::{Moto, TestDatabase};
@@ -33,7 +33,7 @@ pub fn fixture(name: &str, bucket: &str, run_id: &str) -> String {
 
 /// The S3 notification of run `run_id`'s manifest in `bucket` (the committed fixture), as a
 /// handler takes it.
-pub fn manifest_event(bucket: &str, run_id: &str) -> etl_shared::lambda::event::S3Event {
+pub fn manifest_event(bucket: &str, run_id: &str) -> etl_lambda::event::S3Event {
     serde_json::from_str(&fixture("s3-put-manifest.json", bucket, run_id))
         .unwrap_or_else(|e| panic!("the fixture event parses: {e}"))
 }
@@ -41,8 +41,8 @@ pub fn manifest_event(bucket: &str, run_id: &str) -> etl_shared::lambda::event::
 /// Delivers the manifest notification of each of `runs` to the transform handler, then to the
 /// load handler, as S3 would; panics on any failure.
 pub async fn transform_and_load(
-    transform: &transform::lambda::Handler,
-    load: &load::lambda::Handler,
+    transform: &etl_lambda::transform::Handler,
+    load: &etl_lambda::load::Handler,
     runs: &[RunId],
 ) {
     for run in runs {
@@ -109,12 +109,12 @@ impl Cloud {
     }
 
     /// The configuration the functions read from [`Cloud::env`], alerting to `alert_topic`.
-    pub fn config(&self, alert_topic: Option<String>) -> etl_shared::Config {
+    pub fn config(&self, alert_topic: Option<String>) -> etl_contract::Config {
         let env = self.env();
         let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-        etl_shared::Config {
+        etl_contract::Config {
             alert_topic_arn: alert_topic,
-            ..etl_shared::Config::from_lookup(lookup)
+            ..etl_contract::Config::from_lookup(lookup)
                 .unwrap_or_else(|e| panic!("the test environment is a valid configuration: {e}"))
         }
     }

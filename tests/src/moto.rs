@@ -98,7 +98,7 @@ impl Moto {
     /// moto accepts. Built explicitly so tests never depend on the process environment.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(etl_shared::lambda::https_client())
+            .http_client(etl_adapters::aws::https_client())
             .endpoint_url(self.endpoint())
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(
@@ -121,7 +121,7 @@ impl Moto {
     /// Creates a bucket.
     pub async fn create_bucket(&self, sdk: &aws_config::SdkConfig, bucket: &str) {
         // The store's own client: path-style addressing, as every S3 call of the tests uses.
-        etl_shared::store::S3Store::new(sdk, bucket, "")
+        etl_adapters::store::S3Store::new(sdk, bucket, "")
             .client()
             .create_bucket()
             .bucket(bucket)

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use etl_shared::store::{LocalStore, Object, ObjectStore, PutOutcome, StoreError, Version};
+use etl_adapters::store::{LocalStore, Object, ObjectStore, PutOutcome, StoreError, Version};
 
 /// Which requests fail.
 #[derive(Debug, Clone)]

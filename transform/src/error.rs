@@ -2,9 +2,9 @@
 //! quarantine the input; losing the snapshot race retries the run; polars and Parquet errors are
 //! our bugs and never blame the input.
 
-use etl_shared::manifest::ManifestError;
-use etl_shared::store::StoreError;
-use etl_shared::{Classify, Disposition};
+use etl_adapters::store::StoreError;
+use etl_contract::manifest::ManifestError;
+use etl_contract::{Classify, Disposition};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -16,7 +16,7 @@ pub enum TransformError {
     #[error("{key} is named by the manifest but does not exist")]
     PartMissing { key: String },
     #[error(transparent)]
-    PartMismatch(#[from] etl_shared::manifest::PartMismatch),
+    PartMismatch(#[from] etl_contract::manifest::PartMismatch),
     /// A line of a landing part that cannot be read. Its position (line, column) and the row's
     /// primary key say where; `reason` never quotes a value (alerts reach inboxes).
     #[error(

@@ -10,7 +10,6 @@
 pub mod currency;
 pub mod dates;
 pub mod error;
-pub mod lambda;
 pub mod model;
 pub mod parquet_out;
 pub mod read;

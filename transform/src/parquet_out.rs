@@ -10,7 +10,7 @@ use arrow_array::{
     Time64MicrosecondArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{Field, Schema};
-use etl_shared::warehouse::{WarehouseTable, WarehouseType};
+use etl_contract::warehouse::{WarehouseTable, WarehouseType};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;

@@ -7,7 +7,7 @@
 //! since the Unix epoch (UTC); the source's text dates -> Int32 days since the epoch.
 
 use chrono::{DateTime, NaiveDate};
-use etl_shared::catalog::{ColumnType, SourceTable};
+use etl_contract::catalog::{ColumnType, SourceTable};
 use polars::prelude::{Column, DataFrame, NamedFrom, PlSmallStr, Series};
 use serde_json::{Map, Value};
 
@@ -351,7 +351,7 @@ pub fn parse_days(text: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etl_shared::catalog::source_table;
+    use etl_contract::catalog::source_table;
 
     #[test]
     fn decimals_parse_exactly_or_not_at_all() {

@@ -11,17 +11,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use etl_shared::catalog::source_table;
-use etl_shared::layout::{
+use etl_adapters::quarantine;
+use etl_adapters::store::ObjectStore;
+use etl_contract::catalog::source_table;
+use etl_contract::layout::{
     MANIFESTS_PREFIX, RunId, manifest_key, processed_table_key, run_id_of_manifest_key,
 };
-use etl_shared::manifest::{
+use etl_contract::manifest::{
     MANIFEST_FORMAT, Manifest, Part, SourceRun, Stage, TableFiles, sha256_hex,
 };
-use etl_shared::quarantine;
-use etl_shared::store::ObjectStore;
-use etl_shared::warehouse::{WAREHOUSE_TABLES, warehouse_table};
-use etl_shared::{Classify, Disposition};
+use etl_contract::warehouse::{WAREHOUSE_TABLES, warehouse_table};
+use etl_contract::{Classify, Disposition};
 use polars::prelude::DataFrame;
 
 use crate::dates;
@@ -263,7 +263,7 @@ fn parse_run(
         let expected = manifest.tables.get(&name).map_or(0, |f| f.rows);
         if rows.len() as u64 != expected {
             return Err(TransformError::PartMismatch(
-                etl_shared::manifest::PartMismatch {
+                etl_contract::manifest::PartMismatch {
                     key: manifest_key(&manifest.run_id),
                     what: "the row count of table",
                     expected: expected.to_string(),
@@ -402,7 +402,7 @@ fn build_outputs(
         for column in table
             .columns
             .iter()
-            .filter(|c| c.ty == etl_shared::warehouse::WarehouseType::Date)
+            .filter(|c| c.ty == etl_contract::warehouse::WarehouseType::Date)
         {
             days.extend(model::int_values(frame, column.name, table.name)?);
         }
@@ -454,7 +454,7 @@ async fn quarantine(
 /// The one way to drive transform (docs/architecture.md §1): the Lambda passes the runs its
 /// event announces, `etl run` the pending ones, `etl replay` the one it was given, and tests
 /// any. Transforms each run in turn and returns every outcome; reporting them is the caller's
-/// (`etl_shared::lambda::report_runs`).
+/// (`etl_adapters::report::report_runs`).
 pub async fn process(
     runs: &[RunId],
     landing: &dyn ObjectStore,

@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use etl_shared::catalog::source_table;
-use etl_shared::layout::STATE_PREFIX;
-use etl_shared::store::{ObjectStore, PutOutcome};
+use etl_adapters::store::{ObjectStore, PutOutcome};
+use etl_contract::catalog::source_table;
+use etl_contract::layout::STATE_PREFIX;
 use polars::prelude::DataFrame;
 
 use crate::error::TransformError;

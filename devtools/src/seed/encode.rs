@@ -1,7 +1,7 @@
 //! Turns a generated [`Dataset`] into COPY text, one source table at a time, in the column order
 //! of the source catalog (so the COPY column list and the encoded fields cannot disagree).
 
-use etl_shared::catalog::SourceTable;
+use etl_contract::catalog::SourceTable;
 
 use super::copy_text::CopyText;
 use super::generate::{Dataset, OrderKind};
@@ -235,7 +235,7 @@ pub fn encode_table(
 mod tests {
     use super::*;
     use crate::seed::generate::{SeedSpec, generate};
-    use etl_shared::catalog::SOURCE_TABLES;
+    use etl_contract::catalog::SOURCE_TABLES;
 
     #[test]
     fn every_source_table_is_encoded_with_one_field_per_column() {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use etl_shared::catalog::{SOURCE_TABLES, SourceTable};
+use etl_contract::catalog::{SOURCE_TABLES, SourceTable};
 use futures_util::SinkExt;
 use thiserror::Error;
 use tokio_postgres::{Client, GenericClient, Transaction};

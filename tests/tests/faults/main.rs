@@ -18,10 +18,10 @@ mod quarantine;
 
 use std::time::Duration;
 
+use etl_adapters::{ObjectStore, watermark};
+use etl_contract::layout::{MANIFESTS_PREFIX, run_id_of_manifest_key};
+use etl_contract::manifest::Manifest;
 use etl_devtools::simulate::{SimulateOptions, simulate};
-use etl_shared::layout::{MANIFESTS_PREFIX, run_id_of_manifest_key};
-use etl_shared::manifest::Manifest;
-use etl_shared::{ObjectStore, watermark};
 
 use crate::reconcile::assert_warehouse_reconciles;
 use crate::support::{Pipeline, spec};

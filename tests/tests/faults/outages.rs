@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use etl_adapters::retry::Backoff;
+use etl_adapters::store::Retrying;
+use etl_adapters::{ObjectStore, watermark};
+use etl_contract::layout::MANIFESTS_PREFIX;
+use etl_contract::warehouse::WAREHOUSE_TABLES;
+use etl_contract::{Classify, ErrorKind};
 use etl_devtools::simulate::{SimulateOptions, simulate};
-use etl_shared::layout::MANIFESTS_PREFIX;
-use etl_shared::retry::Backoff;
-use etl_shared::store::Retrying;
-use etl_shared::warehouse::WAREHOUSE_TABLES;
-use etl_shared::{Classify, ErrorKind, ObjectStore, watermark};
 use etl_tests::postgres::{connect, outage};
 use etl_tests::stores::{FailOn, FailingStore};
 

@@ -5,9 +5,9 @@
 //! out, and the good runs load to a warehouse that reconciles with the OLTP.
 
 use bytes::Bytes;
-use etl_shared::manifest::Stage;
-use etl_shared::quarantine;
-use etl_shared::store::ObjectStore;
+use etl_adapters::quarantine;
+use etl_adapters::store::ObjectStore;
+use etl_contract::manifest::Stage;
 use etl_tests::alerts::AlertTopic;
 use etl_tests::craft::{design_line, landing_run};
 use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event, transform_and_load};
@@ -32,7 +32,7 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
         .unwrap();
 
     fail::cfg(point, "panic").unwrap();
-    let transform = transform::lambda::Handler::new(&config, &cloud.sdk)
+    let transform = etl_lambda::transform::Handler::new(&config, &cloud.sdk)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     let delivery = manifest_event("landing", bad.as_str());
@@ -44,7 +44,7 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
     );
 
     // Lambda retries a failed asynchronous invocation twice, here in a fresh instance.
-    let transform = transform::lambda::Handler::new(&config, &cloud.sdk)
+    let transform = etl_lambda::transform::Handler::new(&config, &cloud.sdk)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     for _ in 0..2 {
@@ -85,7 +85,7 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
     }
 
     // The good runs go on.
-    let load = load::lambda::Handler::new(config.clone(), &cloud.sdk)
+    let load = etl_lambda::load::Handler::new(config.clone(), &cloud.sdk)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     transform_and_load(&transform, &load, &history).await;

@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::Client as Sqs;
+use etl_adapters::secrets::DatabaseUrl;
+use etl_adapters::store::ObjectStore;
 use etl_cli::schedule::{self, ScheduleError};
-use etl_shared::config::{Config, DatabaseLocator, StoreLocation};
-use etl_shared::lambda::event::S3Event;
-use etl_shared::layout::RunId;
-use etl_shared::secrets::DatabaseUrl;
-use etl_shared::store::ObjectStore;
+use etl_contract::config::{Config, DatabaseLocator, StoreLocation};
+use etl_contract::layout::RunId;
+use etl_lambda::event::S3Event;
 use etl_tests::alerts::{AlertTopic, queue, receive};
 use etl_tests::lambdas::{Cloud, PREFIX, lambda_log_env, manifest_event, manifests};
 use etl_tests::tls::pki;
@@ -33,7 +33,10 @@ async fn notify_manifests(cloud: &Cloud, sqs: &Sqs, bucket: &str) -> String {
                 .filter_rules(
                     FilterRule::builder()
                         .name(FilterRuleName::Prefix)
-                        .value(format!("{PREFIX}/{}", etl_shared::layout::MANIFESTS_PREFIX))
+                        .value(format!(
+                            "{PREFIX}/{}",
+                            etl_contract::layout::MANIFESTS_PREFIX
+                        ))
                         .build(),
                 )
                 .build(),
@@ -86,7 +89,7 @@ async fn s3_notifications_drive_transform_and_load_to_a_reconciled_warehouse() {
     let config = cloud.config(None);
     assert!(matches!(config.landing, Some(StoreLocation::S3 { .. })));
 
-    let extract = extract::lambda::Handler::new(config.clone(), &cloud.sdk)
+    let extract = etl_lambda::extract::Handler::new(config.clone(), &cloud.sdk)
         .await
         .unwrap();
     let outcome = extract
@@ -99,7 +102,7 @@ async fn s3_notifications_drive_transform_and_load_to_a_reconciled_warehouse() {
     // The real notifications S3 sent for the manifests (and nothing for the data parts).
     let bodies = receive(&sqs, &landing_queue, |b| announced(b).len() >= runs.len()).await;
     assert_eq!(announced(&bodies), runs);
-    let transform = transform::lambda::Handler::new(&config, &cloud.sdk)
+    let transform = etl_lambda::transform::Handler::new(&config, &cloud.sdk)
         .await
         .unwrap();
     for body in &bodies {
@@ -112,7 +115,7 @@ async fn s3_notifications_drive_transform_and_load_to_a_reconciled_warehouse() {
 
     let bodies = receive(&sqs, &processed_queue, |b| announced(b).len() >= runs.len()).await;
     assert_eq!(announced(&bodies), runs);
-    let load = load::lambda::Handler::new(config.clone(), &cloud.sdk)
+    let load = etl_lambda::load::Handler::new(config.clone(), &cloud.sdk)
         .await
         .unwrap();
     for body in &bodies {
@@ -143,7 +146,7 @@ async fn each_failing_stage_publishes_exactly_one_alert() {
         )),
         ..good.clone()
     };
-    let extract = extract::lambda::Handler::new(missing_db, &cloud.sdk)
+    let extract = etl_lambda::extract::Handler::new(missing_db, &cloud.sdk)
         .await
         .unwrap();
     let failure = extract.handle(Value::Null, None).await.unwrap_err();
@@ -151,7 +154,7 @@ async fn each_failing_stage_publishes_exactly_one_alert() {
 
     // Transform: an event for a manifest that is not there (permanent; quarantined). The
     // redelivery Lambda would make fails again but does not alert again.
-    let transform = transform::lambda::Handler::new(&good, &cloud.sdk)
+    let transform = etl_lambda::transform::Handler::new(&good, &cloud.sdk)
         .await
         .unwrap();
     let ghost = "20200101T000000.000000Z-0000dead";
@@ -173,7 +176,7 @@ async fn each_failing_stage_publishes_exactly_one_alert() {
         )
         .await
         .unwrap();
-    let load = load::lambda::Handler::new(good.clone(), &cloud.sdk)
+    let load = etl_lambda::load::Handler::new(good.clone(), &cloud.sdk)
         .await
         .unwrap();
     let failure = load
@@ -238,13 +241,14 @@ async fn rows_stamped_in_the_future_are_counted_and_alerted_once_per_table() {
         )
         .await
         .unwrap();
-    let extract = extract::lambda::Handler::new(cloud.config(Some(topic.arn.clone())), &cloud.sdk)
-        .await
-        .unwrap();
+    let extract =
+        etl_lambda::extract::Handler::new(cloud.config(Some(topic.arn.clone())), &cloud.sdk)
+            .await
+            .unwrap();
     for _ in 0..2 {
         extract.handle(Value::Null, None).await.unwrap();
     }
-    let future = etl_shared::watermark::load(&cloud.landing)
+    let future = etl_adapters::watermark::load(&cloud.landing)
         .await
         .unwrap()
         .watermark
@@ -285,8 +289,8 @@ async fn rows_stamped_in_the_future_are_counted_and_alerted_once_per_table() {
         .unwrap();
     let runs = cloud.extract().await;
     assert_eq!(runs.len(), 1);
-    let key = etl_shared::layout::manifest_key(&runs[0]);
-    let manifest = etl_shared::manifest::Manifest::from_json(
+    let key = etl_contract::layout::manifest_key(&runs[0]);
+    let manifest = etl_contract::manifest::Manifest::from_json(
         &key,
         &cloud.landing.get(&key).await.unwrap().unwrap().bytes,
     )
@@ -297,7 +301,7 @@ async fn rows_stamped_in_the_future_are_counted_and_alerted_once_per_table() {
         "only the corrected rows"
     );
     assert_eq!(manifest.tables["payment"].rows, 3);
-    let mark = etl_shared::watermark::load(&cloud.landing)
+    let mark = etl_adapters::watermark::load(&cloud.landing)
         .await
         .unwrap()
         .watermark
@@ -467,7 +471,7 @@ async fn database_credentials_come_from_secrets_manager() {
         source: Some(DatabaseLocator::SecretArn(arn)),
         ..cloud.config(None)
     };
-    let handler = extract::lambda::Handler::new(config, &cloud.sdk)
+    let handler = etl_lambda::extract::Handler::new(config, &cloud.sdk)
         .await
         .unwrap();
     let outcome = handler.handle(Value::Null, None).await.unwrap();
@@ -506,7 +510,7 @@ async fn database_credentials_come_from_secrets_manager() {
         .unwrap()
         .get(0);
     let connected =
-        etl_shared::db::connect("source", &url, "etl-test", Duration::from_secs(5)).await;
+        etl_adapters::db::connect("source", &url, "etl-test", Duration::from_secs(5)).await;
     if server_tls == "on" {
         let client =
             connected.unwrap_or_else(|e| panic!("sslmode=require against a TLS server: {e}"));
@@ -541,7 +545,7 @@ fn rand_suffix() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_s3_store_keeps_the_port_contract() {
-    use etl_shared::store::{PutOutcome, S3Store};
+    use etl_adapters::store::{PutOutcome, S3Store};
     let moto = etl_tests::Moto::start();
     let sdk = moto.sdk_config().await;
     moto.create_bucket(&sdk, "contract").await;
@@ -581,7 +585,7 @@ async fn the_s3_store_keeps_the_port_contract() {
     );
 
     // Large objects go up in parts and come back whole.
-    let large: Vec<u8> = (0..(etl_shared::store::s3::MULTIPART_THRESHOLD + 3_000_000))
+    let large: Vec<u8> = (0..(etl_adapters::store::s3::MULTIPART_THRESHOLD + 3_000_000))
         .map(|i| (i % 251) as u8)
         .collect();
     store

@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use etl_adapters::retry::Backoff;
+use etl_adapters::store::{LocalStore, Retrying};
+use etl_adapters::{ObjectStore, watermark};
+use etl_contract::catalog::{Column, ColumnType, SourceTable};
+use etl_contract::layout::WATERMARK_KEY;
+use etl_contract::manifest::{HorizonBasis, Manifest};
 use etl_devtools::simulate::{SimulateOptions, simulate};
-use etl_shared::catalog::{Column, ColumnType, SourceTable};
-use etl_shared::layout::WATERMARK_KEY;
-use etl_shared::manifest::{HorizonBasis, Manifest};
-use etl_shared::retry::Backoff;
-use etl_shared::store::{LocalStore, Retrying};
-use etl_shared::{ObjectStore, watermark};
 use extract::{ExtractError, ExtractOptions, Stop};
 
 use crate::support::{
@@ -677,7 +677,7 @@ async fn an_unreachable_source_fails_within_the_timeout_with_one_clear_line() {
         silent.local_addr().unwrap().port()
     );
     let started = std::time::Instant::now();
-    let err = etl_shared::db::connect("source", &url, "test", Duration::from_millis(500))
+    let err = etl_adapters::db::connect("source", &url, "test", Duration::from_millis(500))
         .await
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -694,7 +694,7 @@ async fn an_unreachable_source_fails_within_the_timeout_with_one_clear_line() {
         l.local_addr().unwrap().port()
     };
     let url = format!("postgres://etl:secret@127.0.0.1:{closed}/totesys");
-    let err = etl_shared::db::connect("source", &url, "test", Duration::from_secs(2))
+    let err = etl_adapters::db::connect("source", &url, "test", Duration::from_secs(2))
         .await
         .unwrap_err();
     let message = err.to_string();

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use etl_adapters::quarantine;
+use etl_adapters::store::ObjectStore;
+use etl_contract::layout::{RunId, manifest_key, processed_table_key};
+use etl_contract::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage};
 use etl_devtools::simulate::{SimulateOptions, simulate};
-use etl_shared::layout::{RunId, manifest_key, processed_table_key};
-use etl_shared::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage};
-use etl_shared::quarantine;
-use etl_shared::store::ObjectStore;
 use etl_tests::alerts::AlertTopic;
 use etl_tests::craft::{design_line, landing_run, payment_line, put_manifest};
 use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event, transform_and_load};
@@ -80,10 +80,10 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
     let topic = AlertTopic::create(&cloud.sdk, "etl-alerts").await;
     let config = cloud.config(Some(topic.arn.clone()));
     lambda_log_env();
-    let transform = transform::lambda::Handler::new(&config, &cloud.sdk)
+    let transform = etl_lambda::transform::Handler::new(&config, &cloud.sdk)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
-    let load = load::lambda::Handler::new(config.clone(), &cloud.sdk)
+    let load = etl_lambda::load::Handler::new(config.clone(), &cloud.sdk)
         .await
         .unwrap_or_else(|f| panic!("{f}"));
 

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use etl_adapters::ObjectStore;
+use etl_adapters::quarantine;
+use etl_contract::layout::{RunId, manifest_key};
+use etl_contract::manifest::{Manifest, Stage};
+use etl_contract::warehouse::{FOREIGN_KEYS, TableKind, WAREHOUSE_TABLES};
 use etl_devtools::simulate::{SimulateOptions, simulate};
-use etl_shared::ObjectStore;
-use etl_shared::layout::{RunId, manifest_key};
-use etl_shared::manifest::{Manifest, Stage};
-use etl_shared::quarantine;
-use etl_shared::warehouse::{FOREIGN_KEYS, TableKind, WAREHOUSE_TABLES};
 use etl_tests::TestDatabase;
 use load::{LoadError, LoadOutcome, load_run, migrate};
 
@@ -306,7 +306,7 @@ async fn a_bad_parquet_file_loads_nothing_names_file_and_column_and_is_quarantin
         .bytes;
     let mut wrong = manifest.clone();
     let part = &mut wrong.tables.get_mut("dim_design").unwrap().parts[0];
-    *part = etl_shared::manifest::Part::describe(design_key.clone(), part.rows, &currency_bytes);
+    *part = etl_contract::manifest::Part::describe(design_key.clone(), part.rows, &currency_bytes);
     p.processed.put(&design_key, currency_bytes).await.unwrap();
     p.processed.put(&key, wrong.to_json().into()).await.unwrap();
 
@@ -345,7 +345,7 @@ async fn a_bad_parquet_file_loads_nothing_names_file_and_column_and_is_quarantin
     let garbage = Bytes::from_static(b"PAR1 this is not parquet PAR1");
     let mut corrupt = manifest.clone();
     let part = &mut corrupt.tables.get_mut("dim_design").unwrap().parts[0];
-    *part = etl_shared::manifest::Part::describe(design_key.clone(), part.rows, &garbage);
+    *part = etl_contract::manifest::Part::describe(design_key.clone(), part.rows, &garbage);
     p.processed.put(&design_key, garbage).await.unwrap();
     p.processed
         .put(&key, corrupt.to_json().into())
@@ -437,7 +437,7 @@ async fn a_load_killed_mid_copy_or_mid_merge_leaves_nothing_and_the_retry_succee
 
 #[tokio::test]
 async fn hostile_event_delivery_leaves_the_warehouse_a_clean_run_leaves() {
-    use etl_shared::lambda::event::S3Event;
+    use etl_lambda::event::S3Event;
     let p = pipeline_with_landed_history("l_hostile", 36, 2).await;
     let mut landing_runs = transform::pending_runs(&p.landing, &p.processed)
         .await

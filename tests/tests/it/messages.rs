@@ -1,7 +1,7 @@
 //! What failure texts (alerts, quarantine records, Lambda errors) may carry: positions, keys and
 //! names, never a row's values.
 
-use etl_shared::error::chain;
+use etl_adapters::error::chain;
 use etl_tests::TestDatabase;
 
 #[tokio::test]

@@ -5,16 +5,16 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 use etl_cli::args::Cli;
 use etl_cli::local::{Local, Stages};
+use etl_contract::Config;
+use etl_contract::config::{DatabaseLocator, StoreLocation};
 use etl_devtools::simulate::{SimulateOptions, simulate};
-use etl_shared::Config;
-use etl_shared::config::{DatabaseLocator, StoreLocation};
 
 use crate::reconcile::{assert_warehouse_reconciles, warehouse_checksums};
 use crate::support::{Pipeline, local_runner, scalar, spec};
 
 /// The local runner over a test pipeline's databases and stores.
 async fn local(p: &Pipeline) -> Local {
-    local_runner(p, etl_shared::config::DEFAULT_ROW_BUDGET).await
+    local_runner(p, etl_contract::config::DEFAULT_ROW_BUDGET).await
 }
 
 #[tokio::test]
@@ -107,11 +107,11 @@ async fn replaying_any_run_at_any_stage_changes_nothing() {
     local.cycle(Stages::All).await.unwrap();
     let wh = p.warehouse.connect().await;
     let before = warehouse_checksums(&wh).await;
-    let runs: Vec<etl_shared::RunId> = etl_shared::ObjectStore::list(&p.landing, "manifests/")
+    let runs: Vec<etl_contract::RunId> = etl_adapters::ObjectStore::list(&p.landing, "manifests/")
         .await
         .unwrap()
         .iter()
-        .filter_map(|k| etl_shared::layout::run_id_of_manifest_key(k))
+        .filter_map(|k| etl_contract::layout::run_id_of_manifest_key(k))
         .collect();
     assert_eq!(runs.len(), 2);
     let mut client = p.warehouse.connect().await;

@@ -12,7 +12,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Decimal128Type, Int32Type, Time64MicrosecondType, TimestampMicrosecondType,
 };
-use etl_shared::warehouse::{WAREHOUSE_TABLES, WarehouseType, warehouse_table};
+use etl_contract::warehouse::{WAREHOUSE_TABLES, WarehouseType, warehouse_table};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub type Rows = Vec<Vec<String>>;
@@ -241,7 +241,7 @@ pub async fn warehouse_checksums(warehouse: &tokio_postgres::Client) -> BTreeMap
             format!(
                 "{}:{}",
                 rows.len(),
-                etl_shared::manifest::sha256_hex(text.as_bytes())
+                etl_contract::manifest::sha256_hex(text.as_bytes())
             ),
         );
     }

@@ -1,7 +1,7 @@
 //! The seeded source: its schema against docs/architecture.md §2 and the generator's shapes (§11).
 
+use etl_contract::catalog::{ColumnType, ENUM_TYPES, SOURCE_TABLES};
 use etl_devtools::seed::{SeedError, SeedOptions};
-use etl_shared::catalog::{ColumnType, ENUM_TYPES, SOURCE_TABLES};
 
 use crate::support::{scalar, seeded, spec, table_checksum};
 

@@ -49,7 +49,7 @@ async fn simulate_writes_exactly_the_rows_it_reports_in_utc() {
 
     // Every row stamped after the seeded history is one the report names, and vice versa.
     let mut written: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
-    for table in etl_shared::catalog::SOURCE_TABLES {
+    for table in etl_contract::catalog::SOURCE_TABLES {
         let rows = client
             .query(
                 &format!(

@@ -71,7 +71,7 @@ pub struct LandedRow {
 
 impl LandedRow {
     pub fn version(&self) -> RowVersion {
-        let table = etl_shared::catalog::source_table(&self.table).expect("catalog table");
+        let table = etl_contract::catalog::source_table(&self.table).expect("catalog table");
         (
             self.table.clone(),
             self.row[table.primary_key].as_i64().expect("integer key"),
@@ -85,11 +85,11 @@ impl LandedRow {
 
 /// Every row the landing manifests name, reading nothing else, after checking each part's
 /// row count, size and sha256 against its manifest.
-pub async fn landed(store: &dyn etl_shared::ObjectStore) -> Vec<LandedRow> {
-    use etl_shared::manifest::{Manifest, sha256_hex};
+pub async fn landed(store: &dyn etl_adapters::ObjectStore) -> Vec<LandedRow> {
+    use etl_contract::manifest::{Manifest, sha256_hex};
     let mut rows = Vec::new();
     for key in store
-        .list(etl_shared::layout::MANIFESTS_PREFIX)
+        .list(etl_contract::layout::MANIFESTS_PREFIX)
         .await
         .unwrap()
     {
@@ -144,7 +144,7 @@ pub async fn source_versions(
     after: Option<chrono::NaiveDateTime>,
 ) -> std::collections::BTreeSet<RowVersion> {
     let mut versions = std::collections::BTreeSet::new();
-    for table in &etl_shared::catalog::SOURCE_TABLES {
+    for table in &etl_contract::catalog::SOURCE_TABLES {
         let rows = client
             .query(
                 &format!(
@@ -171,14 +171,14 @@ pub async fn source_versions(
 pub fn extract_options() -> extract::ExtractOptions {
     extract::ExtractOptions {
         lookback: std::time::Duration::ZERO,
-        ..extract::ExtractOptions::new(&etl_shared::catalog::SOURCE_TABLES)
+        ..extract::ExtractOptions::new(&etl_contract::catalog::SOURCE_TABLES)
     }
 }
 
 /// Runs one extract invocation against the database at `url` into `store`.
 pub async fn run_extract(
     url: &str,
-    store: &dyn etl_shared::ObjectStore,
+    store: &dyn etl_adapters::ObjectStore,
     options: &extract::ExtractOptions,
 ) -> Result<extract::ExtractOutcome, extract::ExtractError> {
     let mut client = etl_tests::postgres::connect(url).await;
@@ -186,9 +186,9 @@ pub async fn run_extract(
 }
 
 /// A local store in a fresh temporary directory.
-pub fn temp_store() -> (tempfile::TempDir, etl_shared::store::LocalStore) {
+pub fn temp_store() -> (tempfile::TempDir, etl_adapters::store::LocalStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = etl_shared::store::LocalStore::new(dir.path()).unwrap();
+    let store = etl_adapters::store::LocalStore::new(dir.path()).unwrap();
     (dir, store)
 }
 
@@ -196,8 +196,8 @@ pub fn temp_store() -> (tempfile::TempDir, etl_shared::store::LocalStore) {
 pub struct Pipeline {
     pub source: TestDatabase,
     pub warehouse: TestDatabase,
-    pub landing: etl_shared::store::LocalStore,
-    pub processed: etl_shared::store::LocalStore,
+    pub landing: etl_adapters::store::LocalStore,
+    pub processed: etl_adapters::store::LocalStore,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
@@ -250,8 +250,8 @@ impl Pipeline {
 pub struct Stages {
     pub source_url: String,
     pub warehouse_url: String,
-    pub landing: Arc<dyn etl_shared::ObjectStore>,
-    pub processed: Arc<dyn etl_shared::ObjectStore>,
+    pub landing: Arc<dyn etl_adapters::ObjectStore>,
+    pub processed: Arc<dyn etl_adapters::ObjectStore>,
 }
 
 impl Stages {
@@ -305,9 +305,9 @@ impl Stages {
 /// The local runner (`etl run`'s) over a test pipeline's databases and stores, taking at most
 /// `row_budget` rows per extract run.
 pub async fn local_runner(p: &Pipeline, row_budget: u64) -> etl_cli::local::Local {
-    use etl_shared::config::{DatabaseLocator, StoreLocation};
-    let config = etl_shared::Config::from_lookup(|_| None).unwrap();
-    etl_cli::local::Local::new(etl_shared::Config {
+    use etl_contract::config::{DatabaseLocator, StoreLocation};
+    let config = etl_contract::Config::from_lookup(|_| None).unwrap();
+    etl_cli::local::Local::new(etl_contract::Config {
         source: Some(DatabaseLocator::Url(p.source.url.clone())),
         warehouse: Some(DatabaseLocator::Url(p.warehouse.url.clone())),
         landing: Some(StoreLocation::Local(p.landing.root().to_path_buf())),

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use etl_shared::config;
-use etl_shared::layout;
+use etl_contract::config;
+use etl_contract::layout;
 
 fn terraform_file(name: &str) -> String {
     let path = format!("{}/../terraform/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -63,7 +63,7 @@ fn every_function_variable_is_one_the_code_reads_and_each_stage_gets_what_it_nee
         for var in vars.iter().filter(|v| v.starts_with("ETL_")) {
             assert!(
                 known.contains(var.as_str()),
-                "Terraform gives {function} {var}, which shared/src/config.rs does not read"
+                "Terraform gives {function} {var}, which contract/src/config.rs does not read"
             );
         }
         assert!(
@@ -111,12 +111,12 @@ fn key_prefixes_and_metrics_match_the_code() {
     assert!(
         alarms.contains(&format!(
             "namespace           = \"{}\"",
-            etl_shared::telemetry::METRICS_NAMESPACE
+            etl_adapters::telemetry::METRICS_NAMESPACE
         )),
         "the freshness alarm must read the namespace the functions write"
     );
     assert!(alarms.contains(&format!(
         "metric_name         = \"{}\"",
-        etl_shared::telemetry::WATERMARK_LAG_METRIC
+        etl_adapters::telemetry::WATERMARK_LAG_METRIC
     )));
 }

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use etl_shared::config::DatabaseLocator;
-use etl_shared::db::{self, password_rejected};
-use etl_shared::error::{Classify, DbError, ErrorKind};
-use etl_shared::secrets::DatabaseUrl;
+use etl_adapters::DbError;
+use etl_adapters::db::{self, password_rejected};
+use etl_adapters::secrets::DatabaseUrl;
+use etl_contract::config::DatabaseLocator;
+use etl_contract::error::{Classify, ErrorKind};
 use etl_tests::Moto;
 use etl_tests::tls::{self, Presents, pki};
 

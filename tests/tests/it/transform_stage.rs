@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use etl_shared::ObjectStore;
-use etl_shared::layout::{RunId, manifest_key};
-use etl_shared::manifest::{Manifest, Stage};
-use etl_shared::quarantine;
-use etl_shared::store::LocalStore;
-use etl_shared::warehouse::WAREHOUSE_TABLES;
-use etl_shared::{Classify, Disposition, ErrorKind};
+use etl_adapters::ObjectStore;
+use etl_adapters::quarantine;
+use etl_adapters::store::LocalStore;
+use etl_contract::layout::{RunId, manifest_key};
+use etl_contract::manifest::{Manifest, Stage};
+use etl_contract::warehouse::WAREHOUSE_TABLES;
+use etl_contract::{Classify, Disposition, ErrorKind};
 use etl_tests::craft::{department_line, design_line, landing_run, payment_line};
 use etl_tests::stores::{FailOn, FailingStore};
 use parquet::file::reader::{FileReader, SerializedFileReader};

@@ -1,0 +1,17 @@
+//! The source connection, as the Lambda and the local runner both open it.
+
+use etl_adapters::secrets::DatabaseUrl;
+use tokio_postgres::Client;
+
+use crate::error::ExtractError;
+
+/// The application name extract's connections carry (seen in `pg_stat_activity`).
+pub const APPLICATION_NAME: &str = "etl-extract";
+
+/// A source connection: how the Lambda and the local runner both connect.
+pub async fn connect(
+    url: &DatabaseUrl,
+    timeout: std::time::Duration,
+) -> Result<Client, ExtractError> {
+    Ok(url.connect("source", APPLICATION_NAME, timeout).await?)
+}

@@ -1,0 +1,22 @@
+//! The load Lambda (provided.al2023): one S3 notification from the processed bucket's
+//! `manifests/` merges each announced run into the warehouse.
+
+use etl_adapters::aws::aws_config;
+use etl_adapters::report::Failure;
+use etl_contract::Config;
+use etl_lambda::diagnostic;
+use etl_lambda::event::S3Event;
+use etl_lambda::load::Handler;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    etl_adapters::telemetry::init("info");
+    let config = Config::from_env().map_err(|e| Failure::of(&e))?;
+    let handler = Handler::new(config, &aws_config().await).await?;
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
+        handler.handle(event.payload).await.map_err(diagnostic)
+    }))
+    .await
+}

@@ -1,0 +1,17 @@
+//! The three Lambda binaries, each run as a process under a Lambda Runtime API emulator and fed
+//! the committed fixture events (scenarios in `etl_tests::lambdas`).
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_extract_binary_handles_its_fixture_events() {
+    etl_tests::lambdas::extract_binary(env!("CARGO_BIN_EXE_extract")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_transform_binary_handles_its_fixture_events() {
+    etl_tests::lambdas::transform_binary(env!("CARGO_BIN_EXE_transform")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_load_binary_handles_its_fixture_events() {
+    etl_tests::lambdas::load_binary(env!("CARGO_BIN_EXE_load")).await;
+}
