@@ -1,6 +1,8 @@
-//! The warehouse catalog: the galaxy schema of docs/architecture.md §3, as transform writes it to Parquet
-//! and load merges it into Postgres. One definition, so the Parquet schema, the staging tables
-//! and the merge statements cannot disagree.
+//! The warehouse catalog: the galaxy schema of docs/architecture.md §3, as transform derives it from
+//! the source, writes it to Parquet and load merges it into Postgres. One definition, so the
+//! star-schema model, the Parquet schema, the staging tables and the merge statements cannot
+//! disagree: each table says how its rows arise from the source ([`Grain`]) and each column
+//! where its values come from ([`Origin`]); transform's model interprets that and nothing else.
 
 /// A warehouse column's type (and with it the Parquet and Postgres types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,60 @@ pub struct WarehouseColumn {
     pub name: &'static str,
     pub ty: WarehouseType,
     pub nullable: bool,
+    pub from: Origin,
+}
+
+impl WarehouseColumn {
+    const fn from(self, from: Origin) -> WarehouseColumn {
+        WarehouseColumn { from, ..self }
+    }
+}
+
+/// Where a warehouse column's values come from, in terms of the table's [`Grain`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The source column of the same name.
+    Same,
+    /// A source column of another name.
+    Source(&'static str),
+    /// A column of the parent row the source row refers to ([`Parent`]).
+    Parent(&'static str),
+    /// The date part of a source timestamp.
+    DateOf(&'static str),
+    /// The time of day of a source timestamp.
+    TimeOf(&'static str),
+    /// The row's source version: its `last_updated`, or with a parent the later of its own and
+    /// its parent's, so a dimension row changes when either side does.
+    Version,
+    /// The ISO 4217 name of the currency code in a source column.
+    CurrencyName(&'static str),
+    /// Computed from the date alone (the calendar).
+    Calendar,
+}
+
+/// How a table's rows arise from a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    /// One row per captured version of a source row: the run's rows of `source`.
+    Fact { source: &'static str },
+    /// The run's rows of `source`, one per key.
+    Rows { source: &'static str },
+    /// The current state (transform's snapshot) of every `source` row the run changed, or
+    /// whose parent it changed, joined with that parent.
+    Current {
+        source: &'static str,
+        parent: Option<Parent>,
+    },
+    /// One row per date the run's facts refer to.
+    Calendar,
+}
+
+/// The row a source row refers to, whose columns a joined dimension carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parent {
+    pub table: &'static str,
+    /// The source row's column holding the parent's primary key.
+    pub via: &'static str,
 }
 
 /// Dimensions keep the latest values (upsert by natural key, newest source version wins); facts
@@ -77,6 +133,8 @@ pub struct WarehouseTable {
     pub key: &'static str,
     /// Facts: the surrogate key the warehouse assigns (not in the Parquet).
     pub surrogate_key: Option<&'static str>,
+    /// How the rows arise from a run.
+    pub grain: Grain,
     /// The columns transform writes, in order.
     pub columns: &'static [WarehouseColumn],
 }
@@ -100,6 +158,7 @@ const fn c(name: &'static str, ty: WarehouseType) -> WarehouseColumn {
         name,
         ty,
         nullable: false,
+        from: Origin::Same,
     }
 }
 
@@ -108,10 +167,31 @@ const fn n(name: &'static str, ty: WarehouseType) -> WarehouseColumn {
         name,
         ty,
         nullable: true,
+        from: Origin::Same,
     }
 }
 
+use Origin::{Calendar, CurrencyName, DateOf, Source, TimeOf};
 use WarehouseType::{Bool, Date, Int, Money, Text, Time, Version};
+
+/// A dimension's source version column.
+const fn version() -> WarehouseColumn {
+    c(DIMENSION_VERSION, Version).from(Origin::Version)
+}
+
+const fn p(name: &'static str, ty: WarehouseType, parent_column: &'static str) -> WarehouseColumn {
+    c(name, ty).from(Origin::Parent(parent_column))
+}
+
+const fn np(name: &'static str, ty: WarehouseType, parent_column: &'static str) -> WarehouseColumn {
+    n(name, ty).from(Origin::Parent(parent_column))
+}
+
+/// A fact's four date and time columns of its creation and its version.
+const CREATED_DATE: WarehouseColumn = c("created_date", Date).from(DateOf("created_at"));
+const CREATED_TIME: WarehouseColumn = c("created_time", Time).from(TimeOf("created_at"));
+const UPDATED_DATE: WarehouseColumn = c("last_updated_date", Date).from(DateOf("last_updated"));
+const UPDATED_TIME: WarehouseColumn = c("last_updated_time", Time).from(TimeOf("last_updated"));
 
 /// The dimension tables' source version column (an addition to docs/architecture.md §3, so load can keep
 /// the newest version whatever order runs arrive in).
@@ -124,15 +204,16 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Dimension,
         key: "date_id",
         surrogate_key: None,
+        grain: Grain::Calendar,
         columns: &[
-            c("date_id", Date),
-            c("year", Int),
-            c("month", Int),
-            c("day", Int),
-            c("day_of_week", Int),
-            c("day_name", Text),
-            c("month_name", Text),
-            c("quarter", Int),
+            c("date_id", Date).from(Calendar),
+            c("year", Int).from(Calendar),
+            c("month", Int).from(Calendar),
+            c("day", Int).from(Calendar),
+            c("day_of_week", Int).from(Calendar),
+            c("day_name", Text).from(Calendar),
+            c("month_name", Text).from(Calendar),
+            c("quarter", Int).from(Calendar),
         ],
     },
     WarehouseTable {
@@ -140,14 +221,21 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Dimension,
         key: "staff_id",
         surrogate_key: None,
+        grain: Grain::Current {
+            source: "staff",
+            parent: Some(Parent {
+                table: "department",
+                via: "department_id",
+            }),
+        },
         columns: &[
             c("staff_id", Int),
             c("first_name", Text),
             c("last_name", Text),
-            c("department_name", Text),
-            n("location", Text),
+            p("department_name", Text, "department_name"),
+            np("location", Text, "location"),
             c("email_address", Text),
-            c("last_updated", Version),
+            version(),
         ],
     },
     WarehouseTable {
@@ -155,8 +243,12 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Dimension,
         key: "location_id",
         surrogate_key: None,
+        grain: Grain::Current {
+            source: "address",
+            parent: None,
+        },
         columns: &[
-            c("location_id", Int),
+            c("location_id", Int).from(Source("address_id")),
             c("address_line_1", Text),
             n("address_line_2", Text),
             n("district", Text),
@@ -164,7 +256,7 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
             c("postal_code", Text),
             c("country", Text),
             c("phone", Text),
-            c("last_updated", Version),
+            version(),
         ],
     },
     WarehouseTable {
@@ -172,12 +264,13 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Dimension,
         key: "design_id",
         surrogate_key: None,
+        grain: Grain::Rows { source: "design" },
         columns: &[
             c("design_id", Int),
             c("design_name", Text),
             c("file_location", Text),
             c("file_name", Text),
-            c("last_updated", Version),
+            version(),
         ],
     },
     WarehouseTable {
@@ -185,11 +278,12 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Dimension,
         key: "currency_id",
         surrogate_key: None,
+        grain: Grain::Rows { source: "currency" },
         columns: &[
             c("currency_id", Int),
             c("currency_code", Text),
-            c("currency_name", Text),
-            c("last_updated", Version),
+            c("currency_name", Text).from(CurrencyName("currency_code")),
+            version(),
         ],
     },
     WarehouseTable {
@@ -197,17 +291,24 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Dimension,
         key: "counterparty_id",
         surrogate_key: None,
+        grain: Grain::Current {
+            source: "counterparty",
+            parent: Some(Parent {
+                table: "address",
+                via: "legal_address_id",
+            }),
+        },
         columns: &[
             c("counterparty_id", Int),
             c("counterparty_legal_name", Text),
-            c("counterparty_legal_address_line_1", Text),
-            n("counterparty_legal_address_line_2", Text),
-            n("counterparty_legal_district", Text),
-            c("counterparty_legal_city", Text),
-            c("counterparty_legal_postal_code", Text),
-            c("counterparty_legal_country", Text),
-            c("counterparty_legal_phone_number", Text),
-            c("last_updated", Version),
+            p("counterparty_legal_address_line_1", Text, "address_line_1"),
+            np("counterparty_legal_address_line_2", Text, "address_line_2"),
+            np("counterparty_legal_district", Text, "district"),
+            p("counterparty_legal_city", Text, "city"),
+            p("counterparty_legal_postal_code", Text, "postal_code"),
+            p("counterparty_legal_country", Text, "country"),
+            p("counterparty_legal_phone_number", Text, "phone"),
+            version(),
         ],
     },
     WarehouseTable {
@@ -215,10 +316,13 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Dimension,
         key: "payment_type_id",
         surrogate_key: None,
+        grain: Grain::Rows {
+            source: "payment_type",
+        },
         columns: &[
             c("payment_type_id", Int),
             c("payment_type_name", Text),
-            c("last_updated", Version),
+            version(),
         ],
     },
     WarehouseTable {
@@ -226,12 +330,15 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Dimension,
         key: "transaction_id",
         surrogate_key: None,
+        grain: Grain::Rows {
+            source: "transaction",
+        },
         columns: &[
             c("transaction_id", Int),
             c("transaction_type", Text),
             n("sales_order_id", Int),
             n("purchase_order_id", Int),
-            c("last_updated", Version),
+            version(),
         ],
     },
     WarehouseTable {
@@ -239,13 +346,16 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Fact,
         key: "sales_order_id",
         surrogate_key: Some("sales_record_id"),
+        grain: Grain::Fact {
+            source: "sales_order",
+        },
         columns: &[
             c("sales_order_id", Int),
-            c("created_date", Date),
-            c("created_time", Time),
-            c("last_updated_date", Date),
-            c("last_updated_time", Time),
-            c("sales_staff_id", Int),
+            CREATED_DATE,
+            CREATED_TIME,
+            UPDATED_DATE,
+            UPDATED_TIME,
+            c("sales_staff_id", Int).from(Source("staff_id")),
             c("counterparty_id", Int),
             c("units_sold", Int),
             c("unit_price", Money),
@@ -261,12 +371,15 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Fact,
         key: "purchase_order_id",
         surrogate_key: Some("purchase_record_id"),
+        grain: Grain::Fact {
+            source: "purchase_order",
+        },
         columns: &[
             c("purchase_order_id", Int),
-            c("created_date", Date),
-            c("created_time", Time),
-            c("last_updated_date", Date),
-            c("last_updated_time", Time),
+            CREATED_DATE,
+            CREATED_TIME,
+            UPDATED_DATE,
+            UPDATED_TIME,
             c("staff_id", Int),
             c("counterparty_id", Int),
             c("item_code", Text),
@@ -283,12 +396,13 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
         kind: TableKind::Fact,
         key: "payment_id",
         surrogate_key: Some("payment_record_id"),
+        grain: Grain::Fact { source: "payment" },
         columns: &[
             c("payment_id", Int),
-            c("created_date", Date),
-            c("created_time", Time),
-            c("last_updated_date", Date),
-            c("last_updated_time", Time),
+            CREATED_DATE,
+            CREATED_TIME,
+            UPDATED_DATE,
+            UPDATED_TIME,
             c("transaction_id", Int),
             c("counterparty_id", Int),
             c("payment_amount", Money),
@@ -300,6 +414,43 @@ pub const WAREHOUSE_TABLES: [WarehouseTable; 11] = [
     },
 ];
 
+impl Grain {
+    /// The source table a run's rows of this table come from (none for the calendar).
+    pub fn source(&self) -> Option<&'static str> {
+        match self {
+            Grain::Fact { source } | Grain::Rows { source } | Grain::Current { source, .. } => {
+                Some(source)
+            }
+            Grain::Calendar => None,
+        }
+    }
+
+    pub fn parent(&self) -> Option<Parent> {
+        match self {
+            Grain::Current { parent, .. } => *parent,
+            Grain::Fact { .. } | Grain::Rows { .. } | Grain::Calendar => None,
+        }
+    }
+}
+
+/// The source tables whose current state transform keeps (its snapshots): those a
+/// [`Grain::Current`] dimension reads or joins, sorted.
+pub fn current_state_tables() -> Vec<&'static str> {
+    let mut tables: Vec<&'static str> = WAREHOUSE_TABLES
+        .iter()
+        .filter(|t| matches!(t.grain, Grain::Current { .. }))
+        .flat_map(|t| {
+            t.grain
+                .source()
+                .into_iter()
+                .chain(t.grain.parent().map(|p| p.table))
+        })
+        .collect();
+    tables.sort_unstable();
+    tables.dedup();
+    tables
+}
+
 /// Looks a warehouse table up by name.
 pub fn warehouse_table(name: &str) -> Option<&'static WarehouseTable> {
     WAREHOUSE_TABLES.iter().find(|t| t.name == name)
@@ -308,6 +459,49 @@ pub fn warehouse_table(name: &str) -> Option<&'static WarehouseTable> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_column_comes_from_a_source_column_that_exists_and_fits() {
+        use crate::catalog::{ColumnType, source_table};
+        for t in &WAREHOUSE_TABLES {
+            let Some(source) = t.grain.source() else {
+                assert!(t.columns.iter().all(|c| c.from == Calendar), "{}", t.name);
+                continue;
+            };
+            let source = source_table(source).unwrap();
+            let parent = t.grain.parent().map(|p| {
+                assert!(source.column(p.via).is_some(), "{}: {}", t.name, p.via);
+                source_table(p.table).unwrap()
+            });
+            for column in t.columns {
+                let here = |name: &str| {
+                    source
+                        .column(name)
+                        .unwrap_or_else(|| panic!("{}.{}: no {name}", t.name, column.name))
+                };
+                let nullable = match column.from {
+                    Origin::Same => here(column.name).nullable,
+                    Source(name) | CurrencyName(name) => here(name).nullable,
+                    DateOf(name) | TimeOf(name) => {
+                        assert!(matches!(here(name).ty, ColumnType::Timestamp { .. }));
+                        here(name).nullable
+                    }
+                    Origin::Parent(name) => {
+                        let parent = parent.unwrap_or_else(|| panic!("{}: no parent", t.name));
+                        parent.column(name).unwrap().nullable
+                    }
+                    Origin::Version => here(DIMENSION_VERSION).nullable,
+                    Calendar => panic!("{}.{}: a calendar column", t.name, column.name),
+                };
+                // A NULL in the source must have somewhere to go.
+                assert!(column.nullable || !nullable, "{}.{}", t.name, column.name);
+            }
+        }
+        assert_eq!(
+            current_state_tables(),
+            ["address", "counterparty", "department", "staff"]
+        );
+    }
 
     #[test]
     fn dimensions_come_before_facts_and_carry_a_version() {

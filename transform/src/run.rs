@@ -20,16 +20,17 @@ use etl_contract::layout::{
 use etl_contract::manifest::{
     MANIFEST_FORMAT, Manifest, Part, SourceRun, Stage, TableFiles, sha256_hex,
 };
-use etl_contract::warehouse::{WAREHOUSE_TABLES, warehouse_table};
+use etl_contract::warehouse::{
+    Grain, TableKind, WAREHOUSE_TABLES, WarehouseType, current_state_tables, warehouse_table,
+};
 use etl_contract::{Classify, Disposition};
 use polars::prelude::DataFrame;
 
-use crate::dates;
 use crate::error::TransformError;
 use crate::model;
 use crate::parquet_out::to_parquet;
 use crate::read::SourceRows;
-use crate::state::{self, RowVersion, SNAPSHOT_TABLES, Snapshot};
+use crate::state::{self, RowVersion, Snapshot};
 
 /// What a transform run wrote.
 #[derive(Debug, Clone)]
@@ -124,7 +125,7 @@ async fn transform(
 
     // Merge the run into the snapshots (those it does not touch are only read).
     let mut snapshots: BTreeMap<&'static str, Snapshot> = BTreeMap::new();
-    for table in SNAPSHOT_TABLES {
+    for table in current_state_tables() {
         let snapshot = match changed.get(table) {
             Some(rows) => state::merge_and_save(processed, table, rows).await?,
             None => state::load(processed, table).await?,
@@ -243,7 +244,7 @@ fn parse_run(
             row: None,
             reason: format!("the manifest names {name:?}, which is not a totesys table"),
         })?;
-        let keeps_snapshot = SNAPSHOT_TABLES.contains(&table.name);
+        let keeps_snapshot = current_state_tables().contains(&table.name);
         let mut rows = SourceRows::new(table);
         for (key, bytes) in &table_parts {
             let text = std::str::from_utf8(bytes).map_err(|e| TransformError::BadValue {
@@ -308,108 +309,74 @@ fn snapshot_frame(snapshot: &Snapshot, table: &'static str) -> Result<DataFrame,
     snapshot.frame(table, &state::snapshot_key(table))
 }
 
-/// Every warehouse table the run touches, by name.
+/// Every warehouse table the run touches, by name, each derived as its catalog entry says.
 fn build_outputs(
     frames: &Frames,
     snapshots: &BTreeMap<&'static str, DataFrame>,
 ) -> Result<BTreeMap<&'static str, DataFrame>, TransformError> {
     let mut out: BTreeMap<&'static str, DataFrame> = BTreeMap::new();
     let snapshot = |t: &'static str| snapshots.get(t).cloned().unwrap_or_default();
-    let ids = |t: &'static str, column: &'static str| -> Result<Vec<i32>, TransformError> {
+    // The keys of the run's rows of a source table.
+    let ids = |t: &'static str| -> Result<Vec<i32>, TransformError> {
         match frames.get(t) {
-            Some(frame) => model::int_values(frame, column, t),
+            Some(frame) => model::int_values(frame, model::primary_key(t), t),
             None => Ok(Vec::new()),
         }
     };
-
-    if let Some(f) = frames.get("sales_order") {
-        out.insert("fact_sales_order", model::fact_sales_order(f)?);
-    }
-    if let Some(f) = frames.get("purchase_order") {
-        out.insert("fact_purchase_order", model::fact_purchase_order(f)?);
-    }
-    if let Some(f) = frames.get("payment") {
-        out.insert("fact_payment", model::fact_payment(f)?);
-    }
-    if let Some(f) = frames.get("design") {
-        out.insert("dim_design", model::dim_design(f)?);
-    }
-    if let Some(f) = frames.get("payment_type") {
-        out.insert("dim_payment_type", model::dim_payment_type(f)?);
-    }
-    if let Some(f) = frames.get("transaction") {
-        out.insert("dim_transaction", model::dim_transaction(f)?);
-    }
-    if let Some(f) = frames.get("currency") {
-        out.insert("dim_currency", model::dim_currency(f)?);
-    }
-
-    // Joined dimensions: the run's own rows plus every row whose parent changed.
-    let addresses = ids("address", "address_id")?;
-    if !addresses.is_empty() {
-        out.insert(
-            "dim_location",
-            model::dim_location(&snapshot("address"), &addresses)?,
-        );
-    }
-    let mut counterparties = ids("counterparty", "counterparty_id")?;
-    counterparties.extend(model::ids_referring_to(
-        &snapshot("counterparty"),
-        "counterparty_id",
-        "legal_address_id",
-        &addresses,
-        "dim_counterparty",
-    )?);
-    counterparties.sort_unstable();
-    counterparties.dedup();
-    if !counterparties.is_empty() {
-        out.insert(
-            "dim_counterparty",
-            model::dim_counterparty(
-                &snapshot("counterparty"),
-                &snapshot("address"),
-                &counterparties,
-            )?,
-        );
-    }
-    let departments = ids("department", "department_id")?;
-    let mut staff = ids("staff", "staff_id")?;
-    staff.extend(model::ids_referring_to(
-        &snapshot("staff"),
-        "staff_id",
-        "department_id",
-        &departments,
-        "dim_staff",
-    )?);
-    staff.sort_unstable();
-    staff.dedup();
-    if !staff.is_empty() {
-        out.insert(
-            "dim_staff",
-            model::dim_staff(&snapshot("staff"), &snapshot("department"), &staff)?,
-        );
+    for table in &WAREHOUSE_TABLES {
+        let frame = match table.grain {
+            Grain::Fact { source } | Grain::Rows { source } => match frames.get(source) {
+                Some(frame) => model::rows(table, frame)?,
+                None => continue,
+            },
+            // The run's own rows plus every row whose parent changed.
+            Grain::Current { source, parent } => {
+                let key = model::primary_key(source);
+                let mut wanted = ids(source)?;
+                if let Some(parent) = parent {
+                    wanted.extend(model::ids_referring_to(
+                        &snapshot(source),
+                        key,
+                        parent.via,
+                        &ids(parent.table)?,
+                        table.name,
+                    )?);
+                    wanted.sort_unstable();
+                    wanted.dedup();
+                }
+                if wanted.is_empty() {
+                    continue;
+                }
+                let parent_rows = parent.map(|p| (p, snapshot(p.table)));
+                let parent = parent_rows.as_ref().map(|(p, rows)| (*p, rows));
+                model::current(table, key, &snapshot(source), parent, &wanted)?
+            }
+            Grain::Calendar => continue,
+        };
+        out.insert(table.name, frame);
     }
 
     // The calendar rows every emitted fact points at.
     let mut days = BTreeSet::new();
     for table in WAREHOUSE_TABLES
         .iter()
-        .filter(|t| t.name.starts_with("fact_"))
+        .filter(|t| t.kind == TableKind::Fact)
     {
         let Some(frame) = out.get(table.name) else {
             continue;
         };
-        for column in table
-            .columns
-            .iter()
-            .filter(|c| c.ty == etl_contract::warehouse::WarehouseType::Date)
-        {
+        for column in table.columns.iter().filter(|c| c.ty == WarehouseType::Date) {
             days.extend(model::int_values(frame, column.name, table.name)?);
         }
     }
     if !days.is_empty() {
         let days: Vec<i32> = days.into_iter().collect();
-        out.insert("dim_date", dates::dim_date(&days)?);
+        for table in WAREHOUSE_TABLES
+            .iter()
+            .filter(|t| t.grain == Grain::Calendar)
+        {
+            out.insert(table.name, model::calendar(table, &days)?);
+        }
     }
     out.retain(|_, frame| frame.height() > 0);
     Ok(out)

@@ -1,5 +1,6 @@
-//! Current-state snapshots of the source tables dimensions join through (address,
-//! counterparty, department, staff), kept in the processed store under `state/`.
+//! Current-state snapshots of the source tables dimensions are built from or join through
+//! (`etl_contract::warehouse::current_state_tables`: address, counterparty, department,
+//! staff), kept in the processed store under `state/`.
 //!
 //! A snapshot holds, per primary key, the landed JSON line with the latest `last_updated` (ties
 //! broken by the line's text). Merging takes a maximum, which is commutative and associative:
@@ -16,9 +17,6 @@ use polars::prelude::DataFrame;
 
 use crate::error::TransformError;
 use crate::read::SourceRows;
-
-/// The source tables transform keeps snapshots of.
-pub const SNAPSHOT_TABLES: [&str; 4] = ["address", "counterparty", "department", "staff"];
 
 /// How often a save is retried when another transform saved in between.
 const SAVE_ATTEMPTS: usize = 5;
