@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help demo test test-rust test-terraform lint fmt bench build plan deploy destroy
+.PHONY: help demo test test-rust test-terraform lint fmt bench bench-peers build plan deploy destroy
 
 SCALE ?= 1000000
 
@@ -41,6 +41,13 @@ bench: ## Benchmark at SCALE sales orders (default 1000000); writes bench/result
 	@scripts/ensure-tools.sh postgres
 	$(CARGO) build --locked --profile release-local -p etl -p etl-lambda
 	$${CARGO_TARGET_DIR:-target}/release-local/etl bench --scale $(SCALE)
+
+ETL_BENCH_VENV ?= $(CURDIR)/.venv-bench
+
+bench-peers: ## As bench, with dlt (pyarrow + ADBC) and Sling moving the same data in the same run
+	@scripts/ensure-tools.sh postgres peers
+	$(CARGO) build --locked --profile release-local -p etl -p etl-lambda
+	$${CARGO_TARGET_DIR:-target}/release-local/etl bench --scale $(SCALE) --peers $(ETL_BENCH_VENV)
 
 LAMBDAS := extract transform load
 

@@ -7,7 +7,7 @@
 # (pip-compile --generate-hashes from requirements/<group>.in; docs/security.md). A group is
 # reinstalled when its file changes. PostgreSQL comes from Debian's packages.
 #
-# Usage: scripts/ensure-tools.sh [postgres] [moto] [chromium] [lambda] [checks]
+# Usage: scripts/ensure-tools.sh [postgres] [moto] [chromium] [lambda] [checks] [peers]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,9 +19,11 @@ have_initdb() {
   command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 
-# Installs requirements/$1.txt into the virtual environment, unless it already holds that file.
+# Installs requirements/$1.txt into the virtual environment $2 (default: the project's), unless
+# it already holds that file.
 venv_install() {
-  local group=$1 req="requirements/$1.txt" stamp="$VENV/.installed-$1" sum
+  local group=$1 VENV=${2:-$VENV}
+  local req="requirements/$group.txt" stamp="$VENV/.installed-$group" sum
   sum=$(sha256sum "$req" | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
     return 0
@@ -88,6 +90,11 @@ for need in "$@"; do
           || rustup target add aarch64-unknown-linux-gnu >&2 \
           || fail "the aarch64-unknown-linux-gnu Rust target (rustup target add aarch64-unknown-linux-gnu)"
       fi
+      ;;
+    peers)
+      # dlt and Sling for `make bench-peers`, in their own environment: their dependencies
+      # never meet the test tools'.
+      venv_install bench "${ETL_BENCH_VENV:-$PWD/.venv-bench}"
       ;;
     *) fail "unknown tool '$need' (scripts/ensure-tools.sh)" ;;
   esac

@@ -202,6 +202,10 @@ pub struct BenchArgs {
     /// Where the JSON results go.
     #[arg(long, default_value = "bench/results")]
     pub out: std::path::PathBuf,
+    /// Also move the same data with dlt and Sling, timed in the same run (`make bench-peers`
+    /// installs them into this Python environment).
+    #[arg(long, value_name = "VENV")]
+    pub peers: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,10 @@
 //! `etl bench`: throughput, freshness and memory of the pipeline at scale, beside the raw COPY
 //! floor, in one run on one machine. Each stage runs as its own `etl` process so its peak RSS is
 //! its own (read with `wait4`). Results go to `bench/results/<date>-scale<N>.json` and a
-//! Markdown table on stdout.
+//! Markdown table on stdout. With `--peers`, dlt and Sling move the same data in the same run
+//! ([`peers`]).
+
+mod peers;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,6 +16,7 @@ use etl_contract::catalog::SOURCE_TABLES;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 
+use self::peers::{PeerFigures, Peers};
 use crate::args::BenchArgs;
 use crate::local::database_url;
 use etl_devtools::pgcluster::Cluster;
@@ -50,6 +54,12 @@ pub struct BenchReport {
     pub bulk: BulkFigures,
     /// Per Lambda binary: time to ready-for-first-event, and the `make build` zip's size.
     pub lambdas: Vec<LambdaFigures>,
+    /// dlt and Sling on the same data, same run (`--peers`); empty without.
+    pub peers: Vec<PeerFigures>,
+    /// Our full load's wall time over the fastest peer's (below 1: faster than every peer).
+    pub full_ratio_to_fastest_peer: Option<f64>,
+    /// Our incremental extract-to-load time over the fastest peer's incremental run.
+    pub incremental_ratio_to_fastest_peer: Option<f64>,
 }
 
 /// `UPDATE payment SET last_updated = now()`, then one `etl run` process for all stages.
@@ -263,6 +273,8 @@ async fn run(
     cluster: &mut Option<Cluster>,
 ) -> anyhow::Result<()> {
     let timeout = config.connect_timeout;
+    // Before anything slow: a missing peer environment fails now, not after the seed.
+    let peer_tools = args.peers.as_deref().map(Peers::new).transpose()?;
     let admin_url = match &config.source {
         Some(locator) => {
             database_url(locator, "ETL_SOURCE_URL", "ETL_SOURCE_SECRET_ARN")?.to_owned()
@@ -277,8 +289,12 @@ async fn run(
     };
     let admin = etl_adapters::db::connect("bench", &admin_url, "etl-bench", timeout).await?;
     let postgres: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
+    let mut databases = vec!["etl_bench_source", "etl_bench_floor", "etl_bench_warehouse"];
+    if peer_tools.is_some() {
+        databases.extend(["etl_bench_peer_dlt", "etl_bench_peer_sling"]);
+    }
     let mut urls = Vec::new();
-    for name in ["etl_bench_source", "etl_bench_floor", "etl_bench_warehouse"] {
+    for name in &databases {
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await?;
@@ -324,6 +340,26 @@ async fn run(
     let (floor_wall, floor_rows, floor_bytes) = copy_floor(&source, &floor, timeout).await?;
     let copy_floor = figures("copy floor", floor_wall, floor_rows, floor_bytes, 0);
 
+    // The peers' full loads, each into its own empty database, checked row for row.
+    let mut peers = Vec::new();
+    if let Some(tools) = &peer_tools {
+        for (tool, target) in peers::TOOLS.iter().zip(&urls[3..]) {
+            eprintln!("full load by {tool}");
+            let (wall, rss) = tools.run(tool, "full", &source, target)?;
+            let target_client =
+                etl_adapters::db::connect("peer", target, "etl-bench", timeout).await?;
+            peers::check_counts(tool, &source_client, &target_client).await?;
+            peers.push(PeerFigures {
+                tool: (*tool).into(),
+                version: tools.version(tool),
+                full_secs: wall.as_secs_f64(),
+                full_peak_rss_mb: rss,
+                incremental_secs: 0.0,
+                incremental_peak_rss_mb: 0.0,
+            });
+        }
+    }
+
     eprintln!("full load, one process per stage");
     let mut full_load = Vec::new();
     let mut total = Duration::ZERO;
@@ -362,6 +398,21 @@ async fn run(
         incremental.push(figures(stage, wall, incremental_rows, 0, rss));
         incremental_total += wall;
     }
+    if let Some(tools) = &peer_tools {
+        for (peer, target) in peers.iter_mut().zip(&urls[3..]) {
+            eprintln!("incremental by {}", peer.tool);
+            let (wall, rss) = tools.run(&peer.tool, "incremental", &source, target)?;
+            let target_client =
+                etl_adapters::db::connect("peer", target, "etl-bench", timeout).await?;
+            peers::check_counts(&peer.tool, &source_client, &target_client).await?;
+            peer.incremental_secs = wall.as_secs_f64();
+            peer.incremental_peak_rss_mb = rss;
+        }
+    }
+    let fastest = |secs: fn(&PeerFigures) -> f64| peers.iter().map(secs).min_by(f64::total_cmp);
+    let full_ratio_to_fastest_peer = fastest(|p| p.full_secs).map(|s| total.as_secs_f64() / s);
+    let incremental_ratio_to_fastest_peer =
+        fastest(|p| p.incremental_secs).map(|s| incremental_total.as_secs_f64() / s);
 
     eprintln!("bulk update: every payment stamped alike, then one etl run for all stages");
     let landing_store = etl_adapters::store::LocalStore::new(&landing)?;
@@ -410,11 +461,14 @@ async fn run(
         incremental_total_secs: incremental_total.as_secs_f64(),
         bulk,
         lambdas,
+        peers,
+        full_ratio_to_fastest_peer,
+        incremental_ratio_to_fastest_peer,
     };
     let path = write_report(&args.out, &report)?;
     println!("{}", markdown(&report));
     println!("written to {}", path.display());
-    for name in ["etl_bench_source", "etl_bench_floor", "etl_bench_warehouse"] {
+    for name in &databases {
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await?;
@@ -483,6 +537,25 @@ pub fn markdown(r: &BenchReport) -> String {
         r.bulk.rows as f64 / r.bulk.wall_secs.max(1e-9),
         r.bulk.peak_rss_mb
     );
+    for p in &r.peers {
+        out += &format!(
+            "| peer: {} {} full load | {:.2} | {:.0} | - | {:.0} |\n",
+            p.tool,
+            p.version,
+            p.full_secs,
+            r.source_rows as f64 / p.full_secs.max(1e-9),
+            p.full_peak_rss_mb
+        );
+        out += &format!(
+            "| peer: {} {} incremental {} rows | {:.2} | {:.0} | - | {:.0} |\n",
+            p.tool,
+            p.version,
+            r.incremental_rows,
+            p.incremental_secs,
+            r.incremental_rows as f64 / p.incremental_secs.max(1e-9),
+            p.incremental_peak_rss_mb
+        );
+    }
     out += "\n| Lambda binary | ready for first event, median ms | max ms | zip MB |\n|---|---:|---:|---:|\n";
     let opt = |v: Option<f64>, digits: usize| v.map_or("-".to_owned(), |v| format!("{v:.digits$}"));
     for l in &r.lambdas {
@@ -498,5 +571,13 @@ pub fn markdown(r: &BenchReport) -> String {
         "\nend to end / COPY floor: {:.2}; incremental extract-to-load: {:.2} s; seed: {:.1} s\n",
         r.ratio_to_floor, r.incremental_total_secs, r.seed_secs
     );
+    if let (Some(full), Some(incremental)) = (
+        r.full_ratio_to_fastest_peer,
+        r.incremental_ratio_to_fastest_peer,
+    ) {
+        out += &format!(
+            "full load / fastest peer: {full:.2}; incremental / fastest peer: {incremental:.2}\n"
+        );
+    }
     out
 }
