@@ -1,8 +1,11 @@
-//! The local runner: the pipeline on one machine. After extract, every landing run not yet
-//! transformed goes to `transform::process`, then every processed run not yet loaded to
-//! `load::process`: the drivers the Lambdas call with the runs their S3 events announce
-//! (docs/architecture.md §1).
+//! The local runner: the pipeline on one machine. Every landing run not yet transformed goes to
+//! `transform::process`, every processed run not yet loaded to `load::process`: the drivers the
+//! Lambdas call with the runs their S3 events announce (docs/architecture.md §1). `etl run`
+//! overlaps the three stages as the cloud does: a run is transformed as soon as extract commits
+//! it, and loaded as soon as transform has written it.
 
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -18,6 +21,7 @@ use etl_contract::layout::RunId;
 use etl_contract::manifest::Stage;
 use extract::{ExtractOptions, ExtractOutcome};
 use load::{LoadError, LoadOutcome};
+use tokio::sync::mpsc;
 use tokio_postgres::Client;
 use transform::{TransformError, TransformOutcome};
 
@@ -198,6 +202,9 @@ impl Local {
         if stages.load() {
             self.config.warehouse()?;
         }
+        if stages == Stages::All {
+            return self.overlapped().await;
+        }
         let mut cycle = Cycle::default();
         if stages.extract() {
             let progress = Progress::start("extracting changed rows");
@@ -246,6 +253,109 @@ impl Local {
             progress.finish();
         }
         Ok(cycle)
+    }
+
+    /// All three stages at once, as in the cloud: transform takes each run as soon as extract
+    /// commits it, load each run as soon as transform has written it, so the stages' work
+    /// overlaps instead of adding up. Runs left pending by earlier cycles go first. Each stage
+    /// still takes its runs one at a time, in commit order, through its one driver.
+    ///
+    /// A stage that cannot run at all (the source or the warehouse unreachable) does not stop
+    /// the others: what they can do is done, then the cycle fails with that stage's error.
+    async fn overlapped(&self) -> anyhow::Result<Cycle> {
+        let (committed, mut extracted) = mpsc::unbounded_channel::<RunId>();
+        let (written, mut transformed) = mpsc::unbounded_channel::<RunId>();
+        let counts = [
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        ];
+        let progress = Progress::start("extracting, transforming and loading");
+        let show = |stage: usize| {
+            counts[stage].fetch_add(1, Ordering::Relaxed);
+            let [e, t, l] = counts.each_ref().map(|c| c.load(Ordering::Relaxed));
+            progress.update(format!("runs extracted {e}, transformed {t}, loaded {l}"));
+        };
+        // Listed before extract starts, so a run committed in this cycle is not taken twice.
+        let earlier = transform::pending_runs(self.landing.as_ref(), self.processed.as_ref())
+            .await
+            .context("listing the landing runs to transform")?;
+
+        let extracting = async move {
+            let outcome = async {
+                let mut source = self.source().await?;
+                let options = ExtractOptions {
+                    committed: Some(committed),
+                    ..self.extract_options()
+                };
+                extract::extract(&mut source, self.landing.as_ref(), &options)
+                    .await
+                    .context("extract failed")
+            }
+            .await;
+            // The options, and with them the sender, are gone: transform finishes the queue.
+            if let Ok(outcome) = &outcome {
+                extract::future::alert_future_rows(outcome, self.alerts()).await;
+            }
+            outcome
+        };
+        let transforming = async move {
+            let mut results = Vec::new();
+            let mut earlier = earlier.into_iter();
+            loop {
+                let run = match earlier.next() {
+                    Some(run) => run,
+                    None => match extracted.recv().await {
+                        Some(run) => {
+                            show(0);
+                            run
+                        }
+                        None => break,
+                    },
+                };
+                for (run, result) in self.transform(std::slice::from_ref(&run)).await {
+                    if result.is_ok() {
+                        // A load that could not start has dropped its end; the run stays pending.
+                        let _ = written.send(run.clone());
+                    }
+                    show(1);
+                    results.push((run, result));
+                }
+            }
+            results
+        };
+        let loading = async move {
+            let mut results = Vec::new();
+            let mut warehouse = self.warehouse().await?;
+            let earlier = load::pending_loads(&warehouse, self.processed.as_ref())
+                .await
+                .context("listing the processed runs to load")?;
+            // A run transform wrote while the list was read is in both.
+            let mut taken: BTreeSet<RunId> = BTreeSet::new();
+            let mut earlier = earlier.into_iter();
+            loop {
+                let run = match earlier.next() {
+                    Some(run) => run,
+                    None => match transformed.recv().await {
+                        Some(run) => run,
+                        None => break,
+                    },
+                };
+                if !taken.insert(run.clone()) {
+                    continue;
+                }
+                results.extend(self.load(&mut warehouse, std::slice::from_ref(&run)).await);
+                show(2);
+            }
+            anyhow::Ok(results)
+        };
+        let (extracted, transformed, loaded) = tokio::join!(extracting, transforming, loading);
+        progress.finish();
+        Ok(Cycle {
+            extract: Some(extracted?),
+            transformed,
+            loaded: loaded?,
+        })
     }
 
     /// Transforms `runs` through the stage's one driver and reports the outcomes.

@@ -22,6 +22,7 @@ use etl_contract::manifest::{
     Window,
 };
 use etl_contract::watermark::{FutureRows, WATERMARK_FORMAT, Watermark};
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 use tokio_postgres::{Client, IsolationLevel, Portal, Row, Transaction};
 
@@ -49,6 +50,10 @@ pub struct ExtractOptions {
     pub deadline: Option<Instant>,
     /// Take at most this many runs.
     pub max_runs: Option<usize>,
+    /// Told each run's id as soon as its manifest is written, so a consumer in the same
+    /// process (`etl run`) can transform it while extract reads the next; the cloud has S3's
+    /// notification instead.
+    pub committed: Option<UnboundedSender<RunId>>,
 }
 
 impl ExtractOptions {
@@ -61,6 +66,7 @@ impl ExtractOptions {
             fetch_rows: 2_000,
             deadline: None,
             max_runs: None,
+            committed: None,
         }
     }
 }
@@ -174,6 +180,7 @@ pub async fn extract(
         held_by: horizon.held_by.clone(),
         future: assessment.future,
         recorded: false,
+        committed: options.committed.as_ref(),
     };
 
     if let Some(start) = start.as_ref().filter(|s| horizon.to <= s.at) {
@@ -503,6 +510,7 @@ struct Progress<'a> {
     future: BTreeMap<String, FutureRows>,
     /// Whether this invocation wrote the watermark at least once.
     recorded: bool,
+    committed: Option<&'a UnboundedSender<RunId>>,
 }
 
 impl Progress<'_> {
@@ -629,6 +637,10 @@ impl OpenRun {
             PutOutcome::ConditionFailed => return Err(ExtractError::ManifestExists { key }),
         }
         fail::fail_point!("extract::after_manifest");
+        if let Some(committed) = progress.committed {
+            // A consumer that went away has stopped taking runs; they stay pending.
+            let _ = committed.send(self.run_id.clone());
+        }
         progress.last_run_id = Some(self.run_id.clone());
         if progress.record(to.at, to.tie).await? == Advance::LostRace {
             return Ok(None);

@@ -232,3 +232,117 @@ impl ObjectStore for RendezvousStore {
         self.inner.describe()
     }
 }
+
+/// Which side of an [`overlap_gate`] a store is.
+enum GateSide {
+    /// The landing store: holds every manifest after the first until the gate opens.
+    Holds(AtomicUsize),
+    /// The processed store: opens the gate when it has written a manifest.
+    Opens,
+}
+
+/// A gate opened once, that any number of writers wait for.
+#[derive(Default)]
+struct Gate {
+    open: std::sync::atomic::AtomicBool,
+    opened: tokio::sync::Notify,
+}
+
+impl Gate {
+    async fn wait(&self) {
+        loop {
+            let opened = self.opened.notified();
+            if self.open.load(Ordering::SeqCst) {
+                return;
+            }
+            opened.await;
+        }
+    }
+
+    fn open(&self) {
+        self.open.store(true, Ordering::SeqCst);
+        self.opened.notify_waiters();
+    }
+}
+
+/// A local store on one side of an [`overlap_gate`].
+pub struct GatedStore {
+    inner: LocalStore,
+    gate: Arc<Gate>,
+    side: GateSide,
+}
+
+/// Landing and processed stores where extract cannot commit its second run until transform
+/// has written its first processed manifest: a runner that waits for extract to finish before
+/// it transforms never gets past the gate, one whose stages overlap does.
+pub fn overlap_gate(landing: LocalStore, processed: LocalStore) -> (GatedStore, GatedStore) {
+    let gate = Arc::new(Gate::default());
+    (
+        GatedStore {
+            inner: landing,
+            gate: gate.clone(),
+            side: GateSide::Holds(AtomicUsize::new(0)),
+        },
+        GatedStore {
+            inner: processed,
+            gate,
+            side: GateSide::Opens,
+        },
+    )
+}
+
+impl GatedStore {
+    async fn before_write(&self, key: &str) {
+        if let GateSide::Holds(manifests) = &self.side
+            && key.starts_with("manifests/")
+            && manifests.fetch_add(1, Ordering::SeqCst) > 0
+        {
+            self.gate.wait().await;
+        }
+    }
+
+    fn after_write(&self, key: &str) {
+        if matches!(self.side, GateSide::Opens) && key.starts_with("manifests/") {
+            self.gate.open();
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for GatedStore {
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<Version, StoreError> {
+        self.before_write(key).await;
+        let written = self.inner.put(key, bytes).await;
+        self.after_write(key);
+        written
+    }
+    async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<PutOutcome, StoreError> {
+        self.before_write(key).await;
+        let written = self.inner.put_if_absent(key, bytes).await;
+        self.after_write(key);
+        written
+    }
+    async fn put_if_match(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        expected: &Version,
+    ) -> Result<PutOutcome, StoreError> {
+        self.before_write(key).await;
+        let written = self.inner.put_if_match(key, bytes, expected).await;
+        self.after_write(key);
+        written
+    }
+    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}

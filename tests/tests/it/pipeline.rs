@@ -3,10 +3,13 @@
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
+use etl_adapters::ObjectStore;
+use etl_adapters::store::LocalStore;
 use etl_cli::args::Cli;
 use etl_cli::local::{Local, Stages};
 use etl_contract::Config;
 use etl_contract::config::{DatabaseLocator, StoreLocation};
+use etl_contract::layout::{MANIFESTS_PREFIX, run_id_of_manifest_key};
 use etl_devtools::simulate::{SimulateOptions, simulate};
 
 use crate::reconcile::{assert_warehouse_reconciles, warehouse_checksums};
@@ -287,4 +290,66 @@ async fn status_says_healthy_stale_or_failing_and_why_in_text_and_json() {
     assert!(text.starts_with(&format!("FAILING: {reason}")), "{text}");
     assert_eq!(json(&failing)["health"], "failing");
     assert_eq!(json(&failing)["reasons"][0], reason.as_str());
+}
+
+/// `etl run` overlaps its stages; a stage that cannot start does not stop the others: with the
+/// warehouse unreachable every run is still extracted and transformed, the cycle fails naming
+/// the warehouse, and the next cycle loads what was left pending first.
+#[tokio::test]
+async fn an_unreachable_warehouse_stops_only_load_and_the_next_cycle_loads_what_is_pending() {
+    let p = Pipeline::new("e_overlap", spec(2_000, 43)).await;
+    let good = local_runner(&p, 1_000).await;
+    let mut config = good.config.clone();
+    config.warehouse = Some(DatabaseLocator::Url(
+        "postgres://etl@127.0.0.1:1/warehouse".into(),
+    ));
+    let cut_off = Local::new(config).await.unwrap();
+
+    let error = format!("{:#}", cut_off.cycle(Stages::All).await.unwrap_err());
+    assert!(error.contains("warehouse"), "{error}");
+    let landed: Vec<_> = p
+        .landing
+        .list(MANIFESTS_PREFIX)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|key| run_id_of_manifest_key(key))
+        .collect();
+    assert!(landed.len() > 2, "{} runs", landed.len());
+    assert!(
+        transform::pending_runs(&p.landing, &p.processed)
+            .await
+            .unwrap()
+            .is_empty(),
+        "every run was transformed although load could not start"
+    );
+
+    let cycle = good.cycle(Stages::All).await.unwrap();
+    assert!(cycle.failures().is_empty(), "{:?}", cycle.failures());
+    assert!(cycle.transformed.is_empty());
+    let loaded: Vec<_> = cycle.loaded.iter().map(|(run, _)| run.clone()).collect();
+    assert_eq!(loaded, landed);
+    assert_warehouse_reconciles(&p.source.connect().await, &p.warehouse.connect().await).await;
+}
+
+/// `etl run` transforms a run while extract is still landing the next: extract's second manifest
+/// is held until transform has written a processed manifest, which a runner whose stages ran one
+/// after the other would never do (the timeout turns that deadlock into a failure).
+#[tokio::test]
+async fn etl_run_transforms_a_run_while_extract_is_still_landing_the_next() {
+    let p = Pipeline::new("e_overlap_gate", spec(2_000, 47)).await;
+    let mut local = local_runner(&p, 1_000).await;
+    let (landing, processed) = etl_tests::stores::overlap_gate(
+        LocalStore::new(p.landing.root()).unwrap(),
+        LocalStore::new(p.processed.root()).unwrap(),
+    );
+    local.landing = Box::new(landing);
+    local.processed = Box::new(processed);
+    let cycle = tokio::time::timeout(Duration::from_secs(120), local.cycle(Stages::All))
+        .await
+        .expect("extract's second run waited for a transformed run: the stages did not overlap")
+        .unwrap();
+    assert!(cycle.failures().is_empty(), "{:?}", cycle.failures());
+    assert!(cycle.loaded.len() > 2, "{} runs", cycle.loaded.len());
+    assert_warehouse_reconciles(&p.source.connect().await, &p.warehouse.connect().await).await;
 }
