@@ -203,7 +203,9 @@ impl Local {
             self.config.warehouse()?;
         }
         if stages == Stages::All {
-            return self.overlapped().await;
+            // Boxed: three stages' futures nested inline overflow rustc's query depth when the
+            // binary's main future is laid out (release builds).
+            return Box::pin(self.overlapped()).await;
         }
         let mut cycle = Cycle::default();
         if stages.extract() {
