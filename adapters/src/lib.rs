@@ -9,6 +9,7 @@ pub mod alert;
 pub mod aws;
 pub mod db;
 pub mod error;
+pub mod memory;
 pub mod quarantine;
 pub mod report;
 pub mod retry;

@@ -176,39 +176,34 @@ impl ObjectStore for FailingStore {
     }
 }
 
-/// A local store that holds every write of one key until `parties` writers have reached it, so
-/// concurrent runs are guaranteed to race on it rather than happen to run one after the other.
-pub struct RendezvousStore {
-    pub inner: LocalStore,
-    key: &'static str,
-    barrier: Arc<tokio::sync::Barrier>,
+/// What a wrapping test store does around each write of the local store it wraps.
+#[async_trait]
+pub trait WriteHook: Send + Sync {
+    /// Before the write of `key` reaches the store; may wait.
+    async fn before_write(&self, key: &str);
+    /// After it has.
+    fn after_write(&self, _key: &str) {}
 }
 
-impl RendezvousStore {
-    pub fn new(inner: LocalStore, key: &'static str, parties: usize) -> Self {
-        RendezvousStore {
-            inner,
-            key,
-            barrier: Arc::new(tokio::sync::Barrier::new(parties)),
-        }
-    }
-
-    async fn meet(&self, key: &str) {
-        if key == self.key {
-            self.barrier.wait().await;
-        }
-    }
+/// A local store with a [`WriteHook`] around its writes; reads go straight through.
+pub struct Hooked<H> {
+    pub inner: LocalStore,
+    hook: H,
 }
 
 #[async_trait]
-impl ObjectStore for RendezvousStore {
+impl<H: WriteHook> ObjectStore for Hooked<H> {
     async fn put(&self, key: &str, bytes: Bytes) -> Result<Version, StoreError> {
-        self.meet(key).await;
-        self.inner.put(key, bytes).await
+        self.hook.before_write(key).await;
+        let written = self.inner.put(key, bytes).await;
+        self.hook.after_write(key);
+        written
     }
     async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<PutOutcome, StoreError> {
-        self.meet(key).await;
-        self.inner.put_if_absent(key, bytes).await
+        self.hook.before_write(key).await;
+        let written = self.inner.put_if_absent(key, bytes).await;
+        self.hook.after_write(key);
+        written
     }
     async fn put_if_match(
         &self,
@@ -216,8 +211,10 @@ impl ObjectStore for RendezvousStore {
         bytes: Bytes,
         expected: &Version,
     ) -> Result<PutOutcome, StoreError> {
-        self.meet(key).await;
-        self.inner.put_if_match(key, bytes, expected).await
+        self.hook.before_write(key).await;
+        let written = self.inner.put_if_match(key, bytes, expected).await;
+        self.hook.after_write(key);
+        written
     }
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
         self.inner.get(key).await
@@ -233,17 +230,39 @@ impl ObjectStore for RendezvousStore {
     }
 }
 
-/// Which side of an [`overlap_gate`] a store is.
-enum GateSide {
-    /// The landing store: holds every manifest after the first until the gate opens.
-    Holds(AtomicUsize),
-    /// The processed store: opens the gate when it has written a manifest.
-    Opens,
+/// Holds every write of one key until `parties` writers have reached it, so concurrent runs
+/// are guaranteed to race on it rather than happen to run one after the other.
+pub struct Rendezvous {
+    key: &'static str,
+    barrier: tokio::sync::Barrier,
+}
+
+pub type RendezvousStore = Hooked<Rendezvous>;
+
+impl RendezvousStore {
+    pub fn new(inner: LocalStore, key: &'static str, parties: usize) -> Self {
+        Hooked {
+            inner,
+            hook: Rendezvous {
+                key,
+                barrier: tokio::sync::Barrier::new(parties),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl WriteHook for Rendezvous {
+    async fn before_write(&self, key: &str) {
+        if key == self.key {
+            self.barrier.wait().await;
+        }
+    }
 }
 
 /// A gate opened once, that any number of writers wait for.
 #[derive(Default)]
-struct Gate {
+pub struct Gate {
     open: std::sync::atomic::AtomicBool,
     opened: tokio::sync::Notify,
 }
@@ -265,12 +284,15 @@ impl Gate {
     }
 }
 
-/// A local store on one side of an [`overlap_gate`].
-pub struct GatedStore {
-    inner: LocalStore,
-    gate: Arc<Gate>,
-    side: GateSide,
+/// Which side of an [`overlap_gate`] a store is.
+pub enum GateSide {
+    /// The landing store: holds every manifest after the first until the gate opens.
+    Holds(Arc<Gate>, AtomicUsize),
+    /// The processed store: opens the gate when it has written a manifest.
+    Opens(Arc<Gate>),
 }
+
+pub type GatedStore = Hooked<GateSide>;
 
 /// Landing and processed stores where extract cannot commit its second run until transform
 /// has written its first processed manifest: a runner that waits for extract to finish before
@@ -278,71 +300,33 @@ pub struct GatedStore {
 pub fn overlap_gate(landing: LocalStore, processed: LocalStore) -> (GatedStore, GatedStore) {
     let gate = Arc::new(Gate::default());
     (
-        GatedStore {
+        Hooked {
             inner: landing,
-            gate: gate.clone(),
-            side: GateSide::Holds(AtomicUsize::new(0)),
+            hook: GateSide::Holds(gate.clone(), AtomicUsize::new(0)),
         },
-        GatedStore {
+        Hooked {
             inner: processed,
-            gate,
-            side: GateSide::Opens,
+            hook: GateSide::Opens(gate),
         },
     )
 }
 
-impl GatedStore {
+#[async_trait]
+impl WriteHook for GateSide {
     async fn before_write(&self, key: &str) {
-        if let GateSide::Holds(manifests) = &self.side
+        if let GateSide::Holds(gate, manifests) = self
             && key.starts_with("manifests/")
             && manifests.fetch_add(1, Ordering::SeqCst) > 0
         {
-            self.gate.wait().await;
+            gate.wait().await;
         }
     }
 
     fn after_write(&self, key: &str) {
-        if matches!(self.side, GateSide::Opens) && key.starts_with("manifests/") {
-            self.gate.open();
+        if let GateSide::Opens(gate) = self
+            && key.starts_with("manifests/")
+        {
+            gate.open();
         }
-    }
-}
-
-#[async_trait]
-impl ObjectStore for GatedStore {
-    async fn put(&self, key: &str, bytes: Bytes) -> Result<Version, StoreError> {
-        self.before_write(key).await;
-        let written = self.inner.put(key, bytes).await;
-        self.after_write(key);
-        written
-    }
-    async fn put_if_absent(&self, key: &str, bytes: Bytes) -> Result<PutOutcome, StoreError> {
-        self.before_write(key).await;
-        let written = self.inner.put_if_absent(key, bytes).await;
-        self.after_write(key);
-        written
-    }
-    async fn put_if_match(
-        &self,
-        key: &str,
-        bytes: Bytes,
-        expected: &Version,
-    ) -> Result<PutOutcome, StoreError> {
-        self.before_write(key).await;
-        let written = self.inner.put_if_match(key, bytes, expected).await;
-        self.after_write(key);
-        written
-    }
-    async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
     }
 }

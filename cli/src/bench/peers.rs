@@ -89,7 +89,7 @@ impl Peers {
             .args([tool, mode, "--source", source, "--target", target])
             .arg("--workdir")
             .arg(self.workdir.path().join(tool))
-            .env("RUNTIME__LOG_LEVEL", "WARNING");
+            .env("RUNTIME__LOG_LEVEL", "ERROR");
         for table in &SOURCE_TABLES {
             command
                 .arg("--table")

@@ -9,8 +9,15 @@ use etl_lambda::extract::Handler;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
+    etl_adapters::memory::bound_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), lambda_runtime::Error> {
     etl_adapters::telemetry::init("info");
     let config = Config::from_env().map_err(|e| Failure::of(&e))?;
     let handler = Handler::new(config, &aws_config().await).await?;
