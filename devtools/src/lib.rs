@@ -4,11 +4,13 @@
 //! - [`seed`]: a totesys source with years of history in the real data's shapes;
 //! - [`simulate`]: live activity on it (orders, edits, settlements, long transactions);
 //! - [`pgcluster`]: a throwaway PostgreSQL cluster for `etl demo`, `etl bench` and the tests;
-//! - [`runtime_api`]: the Lambda Runtime API, emulated, to run the real Lambda binaries locally.
+//! - [`runtime_api`]: the Lambda Runtime API, emulated, to run the real Lambda binaries locally;
+//! - [`reconcile`]: what the warehouse must hold, by independent SQL over the OLTP.
 //!
 //! The `etl` tool exposes them as `etl seed`, `etl simulate`, `etl demo` and `etl bench`.
 
 pub mod pgcluster;
+pub mod reconcile;
 pub mod runtime_api;
 pub mod seed;
 pub mod simulate;

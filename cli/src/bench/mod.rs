@@ -20,6 +20,7 @@ use self::peers::{PeerFigures, Peers};
 use crate::args::BenchArgs;
 use crate::local::database_url;
 use etl_devtools::pgcluster::Cluster;
+use etl_devtools::reconcile;
 use etl_devtools::runtime_api::RuntimeApi;
 use etl_devtools::seed::{self, SeedOptions, generate::SeedSpec};
 use etl_devtools::simulate::{self, SimulateOptions};
@@ -76,6 +77,9 @@ pub struct BulkFigures {
     pub wall_secs: f64,
     /// Of the whole `etl run` process: extract, transform and load of every run.
     pub peak_rss_mb: f64,
+    /// The warehouse reconciles with the OLTP afterwards (per-table row counts and
+    /// fingerprints, `etl_devtools::reconcile`); the bench fails otherwise.
+    pub reconciled: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -475,6 +479,22 @@ async fn run(
         .iter()
         .map(|m| m.total_rows())
         .collect();
+    let warehouse_client =
+        etl_adapters::db::connect("warehouse", &warehouse, "etl-bench", timeout).await?;
+    let mismatches = reconcile::compare(&source_client, &warehouse_client).await?;
+    if !mismatches.is_empty() {
+        bail!(
+            "after the bulk UPDATE the warehouse does not reconcile with the OLTP: {}",
+            mismatches
+                .iter()
+                .map(|m| format!(
+                    "{} ({} rows, {} expected)",
+                    m.table, m.actual_rows, m.expected_rows
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let bulk = BulkFigures {
         rows: bulk_rows.max(0) as u64,
         row_budget: config.row_budget,
@@ -482,6 +502,7 @@ async fn run(
         max_run_rows: bulk_runs.iter().copied().max().unwrap_or(0),
         wall_secs: bulk_wall.as_secs_f64(),
         peak_rss_mb: bulk_rss as f64 / 1024.0,
+        reconciled: true,
     };
 
     eprintln!("Lambda binaries: time to ready-for-first-event, zip sizes");
@@ -578,7 +599,7 @@ pub fn markdown(r: &BenchReport) -> String {
         );
     }
     out += &format!(
-        "| bulk UPDATE of {} payments, one `etl run` ({} runs, largest {} rows, budget {}) | {:.2} | {:.0} | - | {:.0} |\n",
+        "| bulk UPDATE of {} payments, one `etl run` ({} runs, largest {} rows, budget {}; reconciles) | {:.2} | {:.0} | - | {:.0} |\n",
         r.bulk.rows,
         r.bulk.runs,
         r.bulk.max_run_rows,

@@ -353,3 +353,31 @@ async fn etl_run_transforms_a_run_while_extract_is_still_landing_the_next() {
     assert!(cycle.loaded.len() > 2, "{} runs", cycle.loaded.len());
     assert_warehouse_reconciles(&p.source.connect().await, &p.warehouse.connect().await).await;
 }
+
+/// The bench's reconciliation (per-table fingerprints computed by the servers) notices one
+/// changed cell and names the table.
+#[tokio::test]
+async fn the_fingerprint_reconciliation_names_a_table_with_one_changed_cell() {
+    let p = Pipeline::new("e_fingerprint", spec(300, 5)).await;
+    local(&p).await.cycle(Stages::All).await.unwrap();
+    let (oltp, warehouse) = (p.source.connect().await, p.warehouse.connect().await);
+    assert_eq!(
+        etl_devtools::reconcile::compare(&oltp, &warehouse)
+            .await
+            .unwrap(),
+        []
+    );
+    warehouse
+        .batch_execute(
+            "UPDATE dim_design SET design_name = design_name || '.' \
+             WHERE design_id = (SELECT min(design_id) FROM dim_design)",
+        )
+        .await
+        .unwrap();
+    let mismatches = etl_devtools::reconcile::compare(&oltp, &warehouse)
+        .await
+        .unwrap();
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    assert_eq!(mismatches[0].table, "dim_design");
+    assert_eq!(mismatches[0].expected_rows, mismatches[0].actual_rows);
+}

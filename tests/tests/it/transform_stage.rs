@@ -63,7 +63,7 @@ async fn parquet_equals_what_independent_sql_computes_with_exact_types() {
     );
 
     for table in &WAREHOUSE_TABLES {
-        let expected = text_rows(&oltp, &expected_sql(table.name)).await;
+        let expected = text_rows(&oltp, &expected_sql(table.name).unwrap()).await;
         let actual = parquet_of(&p.processed, &manifest, table.name).await;
         assert_eq!(actual.len(), expected.len(), "rows of {}", table.name);
         for (a, e) in actual.iter().zip(&expected) {
