@@ -19,6 +19,19 @@ use etl_adapters::store::{self, ObjectStore};
 use etl_contract::config::StoreLocation;
 use etl_contract::error::ConfigError;
 
+/// Runs a Lambda binary's `main` on a multi-threaded runtime, malloc's arenas bounded first
+/// (`etl_adapters::memory`): before any thread exists, which `#[tokio::main]` would not allow.
+pub fn start<F>(main: impl FnOnce() -> F) -> Result<(), lambda_runtime::Error>
+where
+    F: std::future::Future<Output = Result<(), lambda_runtime::Error>>,
+{
+    etl_adapters::memory::bound_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(main())
+}
+
 /// The diagnostic Lambda records for a failed invocation: its `errorType` is `Retryable` or
 /// `Permanent`, so an operator (and a Step Functions `Retry`, should one be added) can tell at
 /// a glance whether Lambda's own retries can help.

@@ -10,11 +10,7 @@ use etl_lambda::transform::Handler;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 fn main() -> Result<(), lambda_runtime::Error> {
-    etl_adapters::memory::bound_malloc_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    etl_lambda::start(run)
 }
 
 async fn run() -> Result<(), lambda_runtime::Error> {
