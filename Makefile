@@ -12,7 +12,7 @@ export ETL_VENV ?= $(CURDIR)/.venv
 export PATH := $(ETL_VENV)/bin:$(PATH)
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 demo: ## Run the demo on a throwaway Postgres (or ETL_SOURCE_URL) and print a report
 	@scripts/ensure-tools.sh postgres
