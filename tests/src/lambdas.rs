@@ -1,7 +1,7 @@
 //! The three Lambda binaries, each run as a real process under the Runtime API emulator and fed
 //! the committed fixture events (`tests/fixtures/events/`), with S3 served by `moto_server` and
-//! real Postgres databases. Each stage crate's `tests/lambda.rs` calls its scenario here with
-//! the path Cargo gives its binary (`CARGO_BIN_EXE_<name>`).
+//! real Postgres databases. `lambda/tests/binaries.rs` calls each scenario here with the path
+//! Cargo gives the binary (`CARGO_BIN_EXE_<name>`).
 
 use std::time::Duration;
 
