@@ -303,18 +303,11 @@ impl Local {
         };
         let transforming = async move {
             let mut results = Vec::new();
-            let mut earlier = earlier.into_iter();
-            loop {
-                let run = match earlier.next() {
-                    Some(run) => run,
-                    None => match extracted.recv().await {
-                        Some(run) => {
-                            show(0);
-                            run
-                        }
-                        None => break,
-                    },
-                };
+            let mut queue = RunQueue::new(earlier, &mut extracted);
+            while let Some((run, fresh)) = queue.next().await {
+                if fresh {
+                    show(0);
+                }
                 for (run, result) in self.transform(std::slice::from_ref(&run)).await {
                     if result.is_ok() {
                         // A load that could not start has dropped its end; the run stays pending.
@@ -334,15 +327,8 @@ impl Local {
                 .context("listing the processed runs to load")?;
             // A run transform wrote while the list was read is in both.
             let mut taken: BTreeSet<RunId> = BTreeSet::new();
-            let mut earlier = earlier.into_iter();
-            loop {
-                let run = match earlier.next() {
-                    Some(run) => run,
-                    None => match transformed.recv().await {
-                        Some(run) => run,
-                        None => break,
-                    },
-                };
+            let mut queue = RunQueue::new(earlier, &mut transformed);
+            while let Some((run, _)) = queue.next().await {
                 if !taken.insert(run.clone()) {
                     continue;
                 }
@@ -399,6 +385,30 @@ impl Local {
         if let Some(topic) = &self.topic {
             // The folded result is for Lambda's retry decision; the cycle reports each run.
             let _ = report_runs(stage, results, topic.as_ref(), self.processed.as_ref()).await;
+        }
+    }
+}
+
+/// A stage's runs in `etl run`: those earlier cycles left pending first, then each one the
+/// stage before announces, until it has stopped announcing.
+struct RunQueue<'a> {
+    earlier: std::vec::IntoIter<RunId>,
+    announced: &'a mut mpsc::UnboundedReceiver<RunId>,
+}
+
+impl<'a> RunQueue<'a> {
+    fn new(earlier: Vec<RunId>, announced: &'a mut mpsc::UnboundedReceiver<RunId>) -> Self {
+        RunQueue {
+            earlier: earlier.into_iter(),
+            announced,
+        }
+    }
+
+    /// The next run, and whether it was announced in this cycle (not left pending before).
+    async fn next(&mut self) -> Option<(RunId, bool)> {
+        match self.earlier.next() {
+            Some(run) => Some((run, false)),
+            None => self.announced.recv().await.map(|run| (run, true)),
         }
     }
 }

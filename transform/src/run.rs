@@ -236,6 +236,7 @@ fn parse_run(
 ) -> Result<(Frames, Changed), TransformError> {
     let mut frames = BTreeMap::new();
     let mut changed: Changed = BTreeMap::new();
+    let snapshot_tables = current_state_tables();
     for (name, table_parts) in parts {
         let table = source_table(&name).ok_or_else(|| TransformError::BadValue {
             key: manifest_key(&manifest.run_id),
@@ -244,7 +245,7 @@ fn parse_run(
             row: None,
             reason: format!("the manifest names {name:?}, which is not a totesys table"),
         })?;
-        let keeps_snapshot = current_state_tables().contains(&table.name);
+        let keeps_snapshot = snapshot_tables.contains(&table.name);
         let mut rows = SourceRows::new(table);
         for (key, bytes) in &table_parts {
             let text = std::str::from_utf8(bytes).map_err(|e| TransformError::BadValue {

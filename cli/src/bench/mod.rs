@@ -181,6 +181,26 @@ pub fn report_peak_rss() {
     let _ = std::fs::write(path, hwm);
 }
 
+/// The configuration of an `etl` process the bench runs: the databases, and the landing and
+/// processed stores under `stores`.
+fn stage_env(
+    source: &str,
+    warehouse: &str,
+    stores: &Path,
+    row_budget: u64,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("ETL_SOURCE_URL", source.to_owned()),
+        ("ETL_WAREHOUSE_URL", warehouse.to_owned()),
+        ("ETL_LANDING", stores.join("landing").display().to_string()),
+        (
+            "ETL_PROCESSED",
+            stores.join("processed").display().to_string(),
+        ),
+        ("ETL_ROW_BUDGET", row_budget.to_string()),
+    ]
+}
+
 /// Runs `etl <args>` with `env`, returning wall time and peak RSS (KiB) of that process.
 fn run_stage(env: &[(&str, String)], args: &[&str]) -> anyhow::Result<(Duration, u64)> {
     let exe = std::env::current_exe().context("locating the etl binary")?;
@@ -334,13 +354,7 @@ async fn run(
     let stores = tempfile::tempdir()?;
     let landing = stores.path().join("landing");
     let processed = stores.path().join("processed");
-    let env = vec![
-        ("ETL_SOURCE_URL", source.clone()),
-        ("ETL_WAREHOUSE_URL", warehouse.clone()),
-        ("ETL_LANDING", landing.display().to_string()),
-        ("ETL_PROCESSED", processed.display().to_string()),
-        ("ETL_ROW_BUDGET", config.row_budget.to_string()),
-    ];
+    let env = stage_env(&source, &warehouse, stores.path(), config.row_budget);
 
     eprintln!("seeding {} sales orders", args.scale);
     let mut source_client =
@@ -369,10 +383,9 @@ async fn run(
     if let Some(tools) = &peer_tools {
         for (tool, target) in peers::TOOLS.iter().zip(&urls[4..]) {
             eprintln!("full load by {tool}");
-            let (wall, rss) = tools.run(tool, "full", &source, target)?;
-            let target_client =
-                etl_adapters::db::connect("peer", target, "etl-bench", timeout).await?;
-            peers::check_counts(tool, &source_client, &target_client).await?;
+            let (wall, rss) = tools
+                .run_checked(tool, "full", (&source, &source_client), target, timeout)
+                .await?;
             peers.push(PeerFigures {
                 tool: (*tool).into(),
                 version: tools.version(tool),
@@ -386,19 +399,7 @@ async fn run(
 
     eprintln!("full load, one `etl run` (stages overlapping)");
     let run_stores = tempfile::tempdir()?;
-    let run_env = vec![
-        ("ETL_SOURCE_URL", source.clone()),
-        ("ETL_WAREHOUSE_URL", urls[3].clone()),
-        (
-            "ETL_LANDING",
-            run_stores.path().join("landing").display().to_string(),
-        ),
-        (
-            "ETL_PROCESSED",
-            run_stores.path().join("processed").display().to_string(),
-        ),
-        ("ETL_ROW_BUDGET", config.row_budget.to_string()),
-    ];
+    let run_env = stage_env(&source, &urls[3], run_stores.path(), config.row_budget);
     let (run_wall, run_rss) = run_stage(&run_env, &["run"])?;
     let etl_run = figures(
         "etl run",
@@ -450,10 +451,15 @@ async fn run(
     if let Some(tools) = &peer_tools {
         for (peer, target) in peers.iter_mut().zip(&urls[4..]) {
             eprintln!("incremental by {}", peer.tool);
-            let (wall, rss) = tools.run(&peer.tool, "incremental", &source, target)?;
-            let target_client =
-                etl_adapters::db::connect("peer", target, "etl-bench", timeout).await?;
-            peers::check_counts(&peer.tool, &source_client, &target_client).await?;
+            let (wall, rss) = tools
+                .run_checked(
+                    &peer.tool,
+                    "incremental",
+                    (&source, &source_client),
+                    target,
+                    timeout,
+                )
+                .await?;
             peer.incremental_secs = wall.as_secs_f64();
             peer.incremental_peak_rss_mb = rss;
         }

@@ -114,9 +114,27 @@ impl Peers {
     }
 }
 
+impl Peers {
+    /// [`Peers::run`], then [`check_counts`] against the source: the timing of a load that
+    /// is known to be whole.
+    pub async fn run_checked(
+        &self,
+        tool: &str,
+        mode: &str,
+        (source_url, source): (&str, &Client),
+        target: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<(Duration, f64)> {
+        let figures = self.run(tool, mode, source_url, target)?;
+        let target = etl_adapters::db::connect("peer", target, "etl-bench", timeout).await?;
+        check_counts(tool, source, &target).await?;
+        Ok(figures)
+    }
+}
+
 /// Fails unless every source table arrived whole in the peer's `peer` schema: a peer that
 /// skipped rows would look fast.
-pub async fn check_counts(tool: &str, source: &Client, target: &Client) -> anyhow::Result<()> {
+async fn check_counts(tool: &str, source: &Client, target: &Client) -> anyhow::Result<()> {
     for table in &SOURCE_TABLES {
         let want: i64 = source
             .query_one(&format!("SELECT count(*) FROM public.{}", table.name), &[])
