@@ -21,6 +21,9 @@ pub enum AlertKind {
     /// Nothing failed, but the data needs a person (rows stamped in the future, say): the
     /// headline says what, in a few words.
     Warning { headline: String },
+    /// Nothing is wrong: a piece of work finished and someone asked to hear of it (an inbox
+    /// file loaded, to `ETL_NOTIFY_TOPIC_ARN`).
+    Notice { headline: String },
 }
 
 /// A failure, or a condition of the data, worth a person's attention.
@@ -72,6 +75,16 @@ impl Alert {
         }
     }
 
+    /// A notice: `headline` finished; `lines` say what it did.
+    pub fn notice(stage: &str, headline: &str, lines: Vec<String>) -> Alert {
+        Alert {
+            kind: AlertKind::Notice {
+                headline: headline.to_owned(),
+            },
+            ..Alert::warning(stage, headline, lines)
+        }
+    }
+
     pub fn with_quarantine(mut self, folder: Option<String>) -> Alert {
         self.quarantine = folder;
         self
@@ -107,6 +120,7 @@ impl Alert {
             AlertKind::Warning { headline } => {
                 format!("totesys-etl {} warning: {headline}", self.stage)
             }
+            AlertKind::Notice { headline } => format!("totesys-etl {}: {headline}", self.stage),
         };
         let subject: String = subject
             .chars()
@@ -128,7 +142,10 @@ impl Alert {
     /// The message body: what failed, why, what to do, where to look.
     pub fn body(&self) -> String {
         let mut body = format!("Stage: {}\n", self.stage);
-        let warning = matches!(self.kind, AlertKind::Warning { .. });
+        let warning = matches!(
+            self.kind,
+            AlertKind::Warning { .. } | AlertKind::Notice { .. }
+        );
         if !warning {
             body.push_str(&format!(
                 "Run: {}\n",
@@ -147,8 +164,13 @@ impl Alert {
             AlertKind::Warning { .. } => {
                 "Kind: warning (nothing failed; the data needs a person's attention)\n"
             }
+            AlertKind::Notice { .. } => "Kind: notice (nothing failed)\n",
         });
-        body.push_str(if warning { "\nSeen:\n" } else { "\nError:\n" });
+        body.push_str(match self.kind {
+            AlertKind::Failure(_) => "\nError:\n",
+            AlertKind::Warning { .. } => "\nSeen:\n",
+            AlertKind::Notice { .. } => "\nDone:\n",
+        });
         for (depth, line) in self.chain.iter().enumerate() {
             let lead = if depth == 0 || warning {
                 ""
@@ -201,6 +223,12 @@ impl AlertSink for LogAlerts {
                 stage = %alert.stage,
                 seen = alert.chain.join("; "),
                 "alert"
+            ),
+            AlertKind::Notice { .. } => tracing::info!(
+                notice = %alert.subject(),
+                stage = %alert.stage,
+                done = alert.chain.join("; "),
+                "notice"
             ),
         }
         Ok(())

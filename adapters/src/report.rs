@@ -34,6 +34,27 @@ impl Failure {
         Failure::new(error.kind(), error)
     }
 
+    /// The failures of one invocation as one: retryable if any is (so Lambda retries the
+    /// event), their messages joined; `Ok` when there are none.
+    pub fn fold(failures: Vec<Failure>) -> Result<(), Failure> {
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let kind = if failures.iter().any(|f| f.kind == ErrorKind::Retryable) {
+            ErrorKind::Retryable
+        } else {
+            ErrorKind::Permanent
+        };
+        Err(Failure {
+            kind,
+            message: failures
+                .into_iter()
+                .map(|f| f.message)
+                .collect::<Vec<_>>()
+                .join("; "),
+        })
+    }
+
     /// `Retryable` or `Permanent`: the diagnostic's `errorType`.
     pub fn error_type(&self) -> &'static str {
         match self.kind {
@@ -140,22 +161,7 @@ where
         }
         fail::fail_point!("alert::after_record");
     }
-    if failures.is_empty() {
-        return Ok(());
-    }
-    let kind = if failures.iter().any(|f| f.kind == ErrorKind::Retryable) {
-        ErrorKind::Retryable
-    } else {
-        ErrorKind::Permanent
-    };
-    Err(Failure {
-        kind,
-        message: failures
-            .into_iter()
-            .map(|f| f.message)
-            .collect::<Vec<_>>()
-            .join("; "),
-    })
+    Failure::fold(failures)
 }
 
 #[cfg(test)]

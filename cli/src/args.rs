@@ -59,6 +59,11 @@ pub enum Command {
         after_help = "Example:\n  etl schedule pause --name totesys-etl-prod-extract\n  etl schedule resume --rate 'rate(15 minutes)'"
     )]
     Schedule(ScheduleArgs),
+    /// The file-drop inbox (ETL_INBOX): load dropped files, read the log, retry fixed rows.
+    #[command(
+        after_help = "Example:\n  ETL_INBOX=./inbox etl inbox run\n  etl inbox log --table customers --since 1h\n  etl inbox retry customers"
+    )]
+    Inbox(InboxArgs),
     /// Run a demonstration on a throwaway Postgres (or ETL_SOURCE_URL) and print a report.
     #[command(after_help = "Example:\n  etl demo --scale 20000")]
     Demo(DemoArgs),
@@ -86,7 +91,9 @@ pub enum StageArg {
     Transform,
     /// Merge every processed run not yet in the warehouse ledger into the warehouse.
     Load,
-    /// Extract, then transform and load everything pending.
+    /// Load the files dropped into the inbox (ETL_INBOX, by default .etl/inbox).
+    Inbox,
+    /// Extract, then transform and load everything pending; then the inbox when ETL_INBOX is set.
     All,
 }
 
@@ -245,5 +252,36 @@ pub enum ScheduleAction {
         /// A new schedule expression, e.g. 'rate(15 minutes)'.
         #[arg(long)]
         rate: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    #[command(subcommand)]
+    pub action: InboxAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InboxAction {
+    /// Apply new declarations and load every file not loaded yet (as `etl run --stage inbox`).
+    Run,
+    /// Show the processing log: each file's action, table, rows loaded and rejected, checks,
+    /// status and reason, newest first.
+    Log {
+        /// Only this table's files.
+        #[arg(long)]
+        table: Option<String>,
+        /// How far back (e.g. 1h, 7d).
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        since: Duration,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the rows of inbox.<TABLE>__errors again (after fixing them in place) and move
+    /// those that now pass into the table.
+    Retry {
+        /// The table whose error rows to retry.
+        table: String,
     },
 }

@@ -15,7 +15,7 @@ use etl_adapters::secrets::DatabaseUrl;
 use etl_adapters::store::{self, ObjectStore};
 use etl_contract::Config;
 use etl_contract::catalog::SOURCE_TABLES;
-use etl_contract::config::{DatabaseLocator, LANDING, PROCESSED, StoreLocation};
+use etl_contract::config::{DatabaseLocator, INBOX, LANDING, PROCESSED, StoreLocation};
 use etl_contract::error::Classify;
 use etl_contract::layout::RunId;
 use etl_contract::manifest::Stage;
@@ -30,6 +30,7 @@ use crate::progress::Progress;
 /// Where local runs keep the stores when no location is configured.
 pub const DEFAULT_LANDING: &str = ".etl/landing";
 pub const DEFAULT_PROCESSED: &str = ".etl/processed";
+pub const DEFAULT_INBOX: &str = ".etl/inbox";
 
 /// Which stages a cycle runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub enum Stages {
     Extract,
     Transform,
     Load,
+    /// The file-drop inbox alone.
+    Inbox,
+    /// Extract, transform and load, then the inbox when `ETL_INBOX` is set.
     All,
 }
 
@@ -57,9 +61,12 @@ pub struct Local {
     pub config: Config,
     pub landing: Box<dyn ObjectStore>,
     pub processed: Box<dyn ObjectStore>,
+    pub inbox: Box<dyn ObjectStore>,
     sdk: Option<aws_config::SdkConfig>,
     /// SNS when `ETL_ALERT_TOPIC_ARN` is set: the CLI then alerts as the Lambdas do.
     topic: Option<Box<dyn AlertSink>>,
+    /// SNS when `ETL_NOTIFY_TOPIC_ARN` is set: loaded inbox files are published there.
+    notices: Option<Box<dyn AlertSink>>,
 }
 
 /// What one cycle did.
@@ -68,6 +75,7 @@ pub struct Cycle {
     pub extract: Option<ExtractOutcome>,
     pub transformed: Vec<(RunId, Result<TransformOutcome, TransformError>)>,
     pub loaded: Vec<(RunId, Result<LoadOutcome, LoadError>)>,
+    pub inbox: Vec<inbox::FileResult>,
 }
 
 impl Cycle {
@@ -81,7 +89,14 @@ impl Cycle {
             .loaded
             .iter()
             .filter_map(|(run, r)| r.as_ref().err().map(|e| format!("load {run}: {e}")));
-        transform.chain(load).collect()
+        let inbox = self.inbox.iter().filter_map(|f| match &f.result {
+            Err(e) => Some(format!("inbox {}: {e}", f.file)),
+            Ok(inbox::Outcome::RejectedBefore { reason }) => {
+                Some(format!("inbox {}: rejected: {reason}", f.file))
+            }
+            Ok(_) => None,
+        });
+        transform.chain(load).chain(inbox).collect()
     }
 }
 
@@ -121,7 +136,9 @@ impl Local {
             || in_s3(&config.processed)
             || secret(&config.source)
             || secret(&config.warehouse)
-            || config.alert_topic_arn.is_some();
+            || in_s3(&config.inbox)
+            || config.alert_topic_arn.is_some()
+            || config.notify_topic_arn.is_some();
         let sdk = if needs_aws {
             Some(etl_adapters::aws::aws_config().await)
         } else {
@@ -136,16 +153,22 @@ impl Local {
             .with_context(|| format!("opening the landing store ({LANDING})"))?;
         let processed = open_store(config.processed.as_ref(), DEFAULT_PROCESSED, sdk.as_ref())
             .with_context(|| format!("opening the processed store ({PROCESSED})"))?;
-        let topic = match (&sdk, &config.alert_topic_arn) {
+        let inbox = open_store(config.inbox.as_ref(), DEFAULT_INBOX, sdk.as_ref())
+            .with_context(|| format!("opening the inbox ({INBOX})"))?;
+        let sink = |arn: &Option<String>| match (&sdk, arn) {
             (Some(sdk), Some(arn)) => Some(alert::sink(sdk, Some(arn))),
             _ => None,
         };
+        let topic = sink(&config.alert_topic_arn);
+        let notices = sink(&config.notify_topic_arn);
         Ok(Local {
             config,
             landing,
             processed,
+            inbox,
             sdk,
             topic,
+            notices,
         })
     }
 
@@ -195,6 +218,12 @@ impl Local {
     /// One pass of the pipeline. Runs that fail are reported in the cycle, not returned as
     /// errors; an error here means a stage could not run at all (database down, bad config).
     pub async fn cycle(&self, stages: Stages) -> anyhow::Result<Cycle> {
+        if stages == Stages::Inbox {
+            return Ok(Cycle {
+                inbox: self.process_inbox().await?,
+                ..Cycle::default()
+            });
+        }
         // Missing configuration fails before any stage runs, not halfway through the cycle.
         if stages.extract() {
             self.config.source()?;
@@ -205,7 +234,11 @@ impl Local {
         if stages == Stages::All {
             // Boxed: three stages' futures nested inline overflow rustc's query depth when the
             // binary's main future is laid out (release builds).
-            return Box::pin(self.overlapped()).await;
+            let mut cycle = Box::pin(self.overlapped()).await?;
+            if self.config.inbox.is_some() {
+                cycle.inbox = self.process_inbox().await?;
+            }
+            return Ok(cycle);
         }
         let mut cycle = Cycle::default();
         if stages.extract() {
@@ -343,7 +376,31 @@ impl Local {
             extract: Some(extracted?),
             transformed,
             loaded: loaded?,
+            inbox: Vec::new(),
         })
+    }
+
+    /// Every inbox file not processed yet, through the inbox's one driver, then reported as
+    /// the Lambda reports it (rejections alerted once; loaded files published to the notify
+    /// topic when one is set).
+    pub async fn process_inbox(&self) -> anyhow::Result<Vec<inbox::FileResult>> {
+        let mut warehouse = self.warehouse().await?;
+        let progress = Progress::start("loading the inbox's files");
+        let results = inbox::process(&mut warehouse, self.inbox.as_ref(), &inbox::Tables::All)
+            .await
+            .with_context(|| format!("reading the inbox at {}", self.inbox.describe()));
+        progress.finish();
+        let results = results?;
+        // The folded result is for Lambda's retry decision; the cycle reports each file.
+        let _ = inbox::report::report(
+            &warehouse,
+            &self.inbox.describe(),
+            &results,
+            self.alerts(),
+            self.notices.as_deref(),
+        )
+        .await;
+        Ok(results)
     }
 
     /// Transforms `runs` through the stage's one driver and reports the outcomes.
@@ -451,6 +508,24 @@ pub fn print_cycle(cycle: &Cycle) {
                 println!("load      {run}  already loaded at {loaded_at}")
             }
             Err(e) => println!("load      {run}  FAILED: {e}"),
+        }
+    }
+    for f in &cycle.inbox {
+        match &f.result {
+            Ok(inbox::Outcome::Loaded(l)) => println!(
+                "inbox     {}  {} {}  rows {:>9}  rejected {}",
+                f.file, f.action, f.table, l.rows, l.rejected
+            ),
+            Ok(inbox::Outcome::Declared(_)) => {
+                println!("inbox     {}  declaration of {} applied", f.file, f.table)
+            }
+            Ok(inbox::Outcome::Waiting) => {
+                println!("inbox     {}  waiting for schema/{}.json", f.file, f.table)
+            }
+            Ok(inbox::Outcome::RejectedBefore { reason }) => {
+                println!("inbox     {}  REJECTED: {reason}", f.file)
+            }
+            Err(e) => println!("inbox     {}  FAILED: {e}", f.file),
         }
     }
 }

@@ -18,9 +18,11 @@ pub const ALERT_TOPIC_ARN: &str = "ETL_ALERT_TOPIC_ARN";
 pub const ROW_BUDGET: &str = "ETL_ROW_BUDGET";
 pub const LOOKBACK_SECS: &str = "ETL_LOOKBACK_SECS";
 pub const CONNECT_TIMEOUT_SECS: &str = "ETL_CONNECT_TIMEOUT_SECS";
+pub const INBOX: &str = "ETL_INBOX";
+pub const NOTIFY_TOPIC_ARN: &str = "ETL_NOTIFY_TOPIC_ARN";
 
 /// Every variable the pipeline reads, for documentation and for the Terraform drift test.
-pub const ALL_VARIABLES: [&str; 10] = [
+pub const ALL_VARIABLES: [&str; 12] = [
     SOURCE_URL,
     SOURCE_SECRET_ARN,
     WAREHOUSE_URL,
@@ -31,6 +33,8 @@ pub const ALL_VARIABLES: [&str; 10] = [
     ROW_BUDGET,
     LOOKBACK_SECS,
     CONNECT_TIMEOUT_SECS,
+    INBOX,
+    NOTIFY_TOPIC_ARN,
 ];
 
 /// Rows per extract run when `ETL_ROW_BUDGET` is not set.
@@ -90,7 +94,11 @@ pub struct Config {
     pub warehouse: Option<DatabaseLocator>,
     pub landing: Option<StoreLocation>,
     pub processed: Option<StoreLocation>,
+    /// Where files are dropped for the inbox (`inbox` crate).
+    pub inbox: Option<StoreLocation>,
     pub alert_topic_arn: Option<String>,
+    /// Where successes are published (an inbox file loaded); absent: only the log hears.
+    pub notify_topic_arn: Option<String>,
     pub row_budget: u64,
     pub lookback: Duration,
     pub connect_timeout: Duration,
@@ -134,7 +142,9 @@ impl Config {
             warehouse: database(WAREHOUSE_URL, WAREHOUSE_SECRET_ARN)?,
             landing: store(LANDING)?,
             processed: store(PROCESSED)?,
+            inbox: store(INBOX)?,
             alert_topic_arn: get(ALERT_TOPIC_ARN),
+            notify_topic_arn: get(NOTIFY_TOPIC_ARN),
             row_budget: number(ROW_BUDGET, DEFAULT_ROW_BUDGET, 1)?,
             lookback: Duration::from_secs(number(LOOKBACK_SECS, DEFAULT_LOOKBACK_SECS, 0)?),
             connect_timeout: Duration::from_secs(number(

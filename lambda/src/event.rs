@@ -70,31 +70,38 @@ impl S3Event {
         }
     }
 
-    /// The runs whose manifests the event announces, in the order of its records, each once.
-    /// `prefix` is the store's key prefix (empty for a bucket root).
-    pub fn manifest_runs(&self, prefix: &str) -> Vec<RunId> {
+    /// The keys the event says were created, decoded and relative to `prefix` (the store's key
+    /// prefix, empty for a bucket root), in the order of its records; keys outside the prefix
+    /// and the `s3:TestEvent` give none.
+    pub fn created_keys(&self, prefix: &str) -> Vec<String> {
         if self.test_event.is_some() {
             return Vec::new();
         }
         let prefix = prefix.trim_matches('/');
-        let mut runs: Vec<RunId> = Vec::new();
-        for record in &self.records {
-            if !record.event_name.starts_with("ObjectCreated") {
-                continue;
-            }
-            let key = decode_key(&record.s3.object.key);
-            let relative = if prefix.is_empty() {
-                key.as_str()
-            } else {
-                match key.strip_prefix(prefix).and_then(|k| k.strip_prefix('/')) {
-                    Some(k) => k,
-                    None => continue,
+        self.records
+            .iter()
+            .filter(|record| record.event_name.starts_with("ObjectCreated"))
+            .filter_map(|record| {
+                let key = decode_key(&record.s3.object.key);
+                if prefix.is_empty() {
+                    return Some(key);
                 }
-            };
-            if !relative.starts_with(MANIFESTS_PREFIX) {
+                key.strip_prefix(prefix)
+                    .and_then(|k| k.strip_prefix('/'))
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// The runs whose manifests the event announces, in the order of its records, each once.
+    /// `prefix` is the store's key prefix (empty for a bucket root).
+    pub fn manifest_runs(&self, prefix: &str) -> Vec<RunId> {
+        let mut runs: Vec<RunId> = Vec::new();
+        for key in self.created_keys(prefix) {
+            if !key.starts_with(MANIFESTS_PREFIX) {
                 continue;
             }
-            if let Some(run) = run_id_of_manifest_key(relative)
+            if let Some(run) = run_id_of_manifest_key(&key)
                 && !runs.contains(&run)
             {
                 runs.push(run);

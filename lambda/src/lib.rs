@@ -1,4 +1,4 @@
-//! `etl-lambda`: the Lambda edge. The three functions' handlers and their `provided.al2023`
+//! `etl-lambda`: the Lambda edge. The pipeline's three functions' and the inbox's handlers and their `provided.al2023`
 //! binaries, the S3 notification event, and what only a Lambda needs: the invocation deadline
 //! and the diagnostic a failed invocation returns.
 //!
@@ -9,6 +9,7 @@
 
 pub mod event;
 pub mod extract;
+pub mod inbox;
 pub mod load;
 pub mod transform;
 

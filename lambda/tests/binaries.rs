@@ -1,4 +1,4 @@
-//! The three Lambda binaries, each run as a process under a Lambda Runtime API emulator and fed
+//! The Lambda binaries, each run as a process under a Lambda Runtime API emulator and fed
 //! the committed fixture events (scenarios in `etl_tests::lambdas`).
 
 #[tokio::test(flavor = "multi_thread")]
@@ -14,4 +14,9 @@ async fn the_transform_binary_handles_its_fixture_events() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_load_binary_handles_its_fixture_events() {
     etl_tests::lambdas::load_binary(env!("CARGO_BIN_EXE_load")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inbox_binary_loads_files_and_answers_the_log_endpoint() {
+    etl_tests::lambdas::inbox_binary(env!("CARGO_BIN_EXE_inbox")).await;
 }

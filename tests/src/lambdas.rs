@@ -308,3 +308,73 @@ pub async fn load_binary(binary: &str) {
         .get(0);
     assert_eq!(ledger as usize, runs.len());
 }
+
+/// The inbox binary on moto's S3: a declaration and a vendor file announced by one event are
+/// applied and loaded (997 rows, 3 to the error table), the redelivered event changes nothing,
+/// and the function URL's `GET /log` answers with both log rows as JSON.
+pub async fn inbox_binary(binary: &str) {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    moto.create_bucket(&sdk, "inbox").await;
+    let warehouse = TestDatabase::create("lambda_inbox").await;
+    let store = S3Store::new(&sdk, "inbox", PREFIX);
+    for (key, text) in [
+        ("schema/customers.json", crate::inbox::CUSTOMERS.to_owned()),
+        (
+            "append/customers/vendor.csv",
+            crate::inbox::thousand_rows_three_bad(),
+        ),
+    ] {
+        store
+            .put(key, bytes::Bytes::from(text))
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let mut env = moto.env();
+    env.extend([
+        ("ETL_WAREHOUSE_URL", warehouse.url.clone()),
+        ("ETL_INBOX", format!("s3://inbox/{PREFIX}")),
+    ]);
+    let mut api = RuntimeApi::start().unwrap();
+    let mut function = api.spawn(binary, "inbox", &env).unwrap();
+    api.ready(&mut function, EVENT_LIMIT).unwrap();
+
+    let event = serde_json::to_string(&etl_lambda::event::S3Event::object_created(
+        "inbox",
+        [
+            format!("{PREFIX}/schema/customers.json"),
+            format!("{PREFIX}/append/customers/vendor.csv"),
+        ],
+    ))
+    .unwrap_or_default();
+    api.push(&event);
+    let done = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
+    assert_eq!(done["files"][0]["status"], "applied", "{done}");
+    assert_eq!(done["files"][1]["rows"], 997, "{done}");
+    assert_eq!(done["files"][1]["rejected"], 3, "{done}");
+    api.push(&event);
+    let again = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
+    assert_eq!(again["files"], serde_json::json!([]), "{again}");
+
+    let request = |path: &str, query: &str| {
+        serde_json::json!({
+            "version": "2.0", "rawPath": path, "rawQueryString": query,
+            "queryStringParameters": {"table": "customers", "since": "1h"},
+            "requestContext": {"http": {"method": "GET", "path": path}},
+        })
+        .to_string()
+    };
+    api.push(&request("/log", "table=customers&since=1h"));
+    let log = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
+    assert_eq!(log["statusCode"], 200, "{log}");
+    let body: Value = serde_json::from_str(log["body"].as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("the body is JSON: {e}: {log}"));
+    let entries = body["entries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 2, "{body}");
+    assert_eq!(entries[0]["file"], "append/customers/vendor.csv", "{body}");
+    assert_eq!(entries[0]["rows_loaded"], 997, "{body}");
+    assert_eq!(entries[0]["rows_rejected"], 3, "{body}");
+    api.push(&request("/elsewhere", ""));
+    let missing = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
+    assert_eq!(missing["statusCode"], 404, "{missing}");
+}

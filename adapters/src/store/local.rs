@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use std::os::unix::fs::MetadataExt;
 
-use super::{Object, ObjectStore, PutOutcome, StoreError, Version, check_key};
+use super::{Entry, Object, ObjectStore, PutOutcome, Reader, StoreError, Version, check_key};
 
 /// Name of the lock file kept beside conditionally written objects.
 const LOCK_FILE: &str = ".lock";
@@ -101,6 +101,56 @@ fn lock(root: &Path, key: &str) -> Result<File, StoreError> {
         .map_err(io(key))?;
     file.lock().map_err(io(key))?;
     Ok(file)
+}
+
+/// The files under `prefix` with their metadata, sorted by key; temporary and lock files are
+/// not objects.
+fn walk(root: &Path, prefix: &str) -> Result<Vec<(String, fs::Metadata)>, StoreError> {
+    let mut found = Vec::new();
+    // Walk only the directory the prefix points into, not the whole store.
+    let start = match prefix.rfind('/') {
+        Some(i) => root.join(&prefix[..i]),
+        None => root.to_path_buf(),
+    };
+    let mut stack = vec![start];
+    while let Some(dir) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(prefix)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io(prefix))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(TEMP_PREFIX) || name == LOCK_FILE {
+                continue;
+            }
+            if entry.file_type().map_err(io(prefix))?.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let Ok(relative) = path.strip_prefix(root) else {
+                continue;
+            };
+            let key = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            if key.starts_with(prefix) {
+                // A file removed between the listing and this look is simply not listed.
+                match entry.metadata() {
+                    Ok(metadata) => found.push((key, metadata)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(prefix)(e)),
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
 }
 
 /// Runs blocking filesystem work off the async threads.
@@ -200,46 +250,43 @@ impl ObjectStore for LocalStore {
         let root = self.root.clone();
         let prefix = prefix.to_owned();
         blocking(&prefix.clone(), move || {
-            let mut keys = Vec::new();
-            // Walk only the directory the prefix points into, not the whole store.
-            let start = match prefix.rfind('/') {
-                Some(i) => root.join(&prefix[..i]),
-                None => root.clone(),
-            };
-            let mut stack = vec![start];
-            while let Some(dir) = stack.pop() {
-                let entries = match fs::read_dir(&dir) {
-                    Ok(entries) => entries,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io(&prefix)(e)),
-                };
-                for entry in entries {
-                    let entry = entry.map_err(io(&prefix))?;
-                    let path = entry.path();
-                    let name = entry.file_name();
-                    let name = name.to_string_lossy();
-                    if name.starts_with(TEMP_PREFIX) || name == LOCK_FILE {
-                        continue;
-                    }
-                    if entry.file_type().map_err(io(&prefix))?.is_dir() {
-                        stack.push(path);
-                        continue;
-                    }
-                    let Ok(relative) = path.strip_prefix(&root) else {
-                        continue;
-                    };
-                    let key = relative
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    if key.starts_with(&prefix) {
-                        keys.push(key);
-                    }
-                }
-            }
-            keys.sort();
-            Ok(keys)
+            Ok(walk(&root, &prefix)?
+                .into_iter()
+                .map(|(key, _)| key)
+                .collect())
+        })
+        .await
+    }
+
+    async fn open(&self, key: &str) -> Result<Option<(Reader, Version)>, StoreError> {
+        let path = self.path_of(key)?;
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(key)(e)),
+        };
+        // The version of the open file: a rename over the key later does not change what is read.
+        let version = version_of(&file.metadata().await.map_err(io(key))?);
+        Ok(Some((Box::pin(file), version)))
+    }
+
+    async fn list_entries(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
+        let root = self.root.clone();
+        let prefix = prefix.to_owned();
+        blocking(&prefix.clone(), move || {
+            Ok(walk(&root, &prefix)?
+                .into_iter()
+                .map(|(key, metadata)| Entry {
+                    key,
+                    size: metadata.size(),
+                    modified: chrono::DateTime::from_timestamp(
+                        metadata.mtime(),
+                        u32::try_from(metadata.mtime_nsec()).unwrap_or(0),
+                    )
+                    .unwrap_or_default(),
+                    version: version_of(&metadata),
+                })
+                .collect())
         })
         .await
     }

@@ -33,6 +33,19 @@ pub struct Object {
     pub version: Version,
 }
 
+/// A listed object: enough to tell its versions apart and to order arrivals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub size: u64,
+    /// When this version arrived (S3's `LastModified`, a file's modification time).
+    pub modified: chrono::DateTime<chrono::Utc>,
+    pub version: Version,
+}
+
+/// An object read as a stream, for objects too large to hold in memory (inbox files).
+pub type Reader = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+
 /// The result of a conditional write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -92,6 +105,34 @@ pub trait ObjectStore: Send + Sync {
 
     /// Keys under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Reads `key` as a stream; `None` when it does not exist. Transient failures while the
+    /// stream is read are not retried (the caller retries the whole read). The default reads
+    /// the whole object first: the real adapters override it so memory does not follow size.
+    async fn open(&self, key: &str) -> Result<Option<(Reader, Version)>, StoreError> {
+        Ok(self.get(key).await?.map(|object| {
+            let reader: Reader = Box::pin(std::io::Cursor::new(object.bytes));
+            (reader, object.version)
+        }))
+    }
+
+    /// The objects under `prefix` with their size, version and arrival time, sorted by key.
+    /// The default reads every object for its version and knows no arrival time (the epoch):
+    /// the real adapters override it with one listing.
+    async fn list_entries(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
+        let mut entries = Vec::new();
+        for key in self.list(prefix).await? {
+            if let Some(object) = self.get(&key).await? {
+                entries.push(Entry {
+                    key,
+                    size: object.bytes.len() as u64,
+                    modified: chrono::DateTime::UNIX_EPOCH,
+                    version: object.version,
+                });
+            }
+        }
+        Ok(entries)
+    }
 
     /// Removes `key`; removing a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;

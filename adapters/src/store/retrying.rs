@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Object, ObjectStore, PutOutcome, StoreError, Version};
+use super::{Entry, Object, ObjectStore, PutOutcome, Reader, StoreError, Version};
 use crate::retry::{Backoff, retry};
 use etl_contract::error::{Classify, ErrorKind};
 
@@ -112,6 +112,15 @@ impl<S: ObjectStore> ObjectStore for Retrying<S> {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         retry(&self.backoff, key, || self.inner.delete(key)).await
+    }
+
+    /// Opening is retried; the stream itself is the caller's to retry.
+    async fn open(&self, key: &str) -> Result<Option<(Reader, Version)>, StoreError> {
+        retry(&self.backoff, key, || self.inner.open(key)).await
+    }
+
+    async fn list_entries(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
+        retry(&self.backoff, prefix, || self.inner.list_entries(prefix)).await
     }
 
     fn describe(&self) -> String {

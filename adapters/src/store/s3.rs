@@ -14,7 +14,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 
-use super::{Object, ObjectStore, PutOutcome, StoreError, Version, check_key};
+use super::{Entry, Object, ObjectStore, PutOutcome, Reader, StoreError, Version, check_key};
 
 /// Objects larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: usize = 16 << 20;
@@ -63,6 +63,26 @@ impl S3Store {
         } else {
             format!("{}/{key}", self.prefix)
         })
+    }
+
+    /// GetObject of a store key; `None` when it does not exist.
+    async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
+        let full = self.full_key(key)?;
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(remote(key, &e)),
+        }
     }
 
     fn full_prefix(&self, prefix: &str) -> String {
@@ -249,18 +269,8 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        let full = self.full_key(key)?;
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if status(&e) == Some(404) => return Ok(None),
-            Err(e) => return Err(remote(key, &e)),
+        let Some(out) = self.get_object(key).await? else {
+            return Ok(None);
         };
         let version = version(out.e_tag());
         let bytes = out
@@ -274,6 +284,47 @@ impl ObjectStore for S3Store {
             })?
             .into_bytes();
         Ok(Some(Object { bytes, version }))
+    }
+
+    async fn open(&self, key: &str) -> Result<Option<(Reader, Version)>, StoreError> {
+        Ok(self.get_object(key).await?.map(|out| {
+            let version = version(out.e_tag());
+            let reader: Reader = Box::pin(out.body.into_async_read());
+            (reader, version)
+        }))
+    }
+
+    async fn list_entries(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
+        let full_prefix = self.full_prefix(prefix);
+        let strip = self.full_prefix("");
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full_prefix)
+            .into_paginator()
+            .send();
+        let mut entries = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| remote(prefix, &e))?;
+            for object in page.contents() {
+                let Some(key) = object.key().and_then(|k| k.strip_prefix(strip.as_str())) else {
+                    continue;
+                };
+                let modified = object
+                    .last_modified()
+                    .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+                    .unwrap_or_default();
+                entries.push(Entry {
+                    key: key.to_owned(),
+                    size: u64::try_from(object.size().unwrap_or(0)).unwrap_or(0),
+                    modified,
+                    version: version(object.e_tag()),
+                });
+            }
+        }
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(entries)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {

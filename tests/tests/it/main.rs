@@ -5,6 +5,7 @@ mod cloud;
 mod extract_stage;
 mod harness;
 mod hostile;
+mod inbox;
 mod load_stage;
 mod messages;
 mod pipeline;
