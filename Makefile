@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help demo test test-rust test-terraform lint fmt bench bench-peers build plan deploy destroy
+.PHONY: help demo test test-rust test-terraform lint fmt bench bench-peers bench-inbox build plan deploy destroy
 
 SCALE ?= 1000000
 
@@ -49,7 +49,14 @@ bench-peers: ## As bench, with dlt (pyarrow + ADBC) and Sling moving the same da
 	$(CARGO) build --locked --profile release-local -p etl -p etl-lambda
 	$${CARGO_TARGET_DIR:-target}/release-local/etl bench --scale $(SCALE) --peers $(ETL_BENCH_VENV)
 
-LAMBDAS := extract transform load
+INBOX_ROWS ?= 20000000
+
+bench-inbox: ## Load an INBOX_ROWS-row CSV (default 20000000, about 2 GB) through the inbox beside psql \copy
+	@scripts/ensure-tools.sh postgres
+	$(CARGO) build --locked --profile release-local -p etl
+	$${CARGO_TARGET_DIR:-target}/release-local/etl bench-inbox --rows $(INBOX_ROWS)
+
+LAMBDAS := extract transform load inbox
 
 build: ## Build the three Lambda zips (arm64, provided.al2023): target/lambda/<name>/bootstrap.zip
 	@scripts/ensure-tools.sh lambda

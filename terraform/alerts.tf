@@ -47,6 +47,20 @@ resource "aws_sns_topic_policy" "alerts" {
   })
 }
 
+# Successes of the inbox (one message per loaded file), apart from the alerts so that the people
+# who act on failures are not flooded.
+resource "aws_sns_topic" "notices" {
+  name              = "${local.name}-notices"
+  kms_master_key_id = aws_kms_key.etl.arn
+}
+
+resource "aws_sns_topic_subscription" "notices_email" {
+  count     = var.notify_email == "" ? 0 : 1
+  topic_arn = aws_sns_topic.notices.arn
+  protocol  = "email"
+  endpoint  = var.notify_email
+}
+
 resource "aws_sns_topic_subscription" "email" {
   count     = var.alert_email == "" ? 0 : 1
   topic_arn = aws_sns_topic.alerts.arn

@@ -28,6 +28,7 @@ locals {
 
   landing   = aws_s3_bucket.landing.arn
   processed = aws_s3_bucket.processed.arn
+  inbox     = aws_s3_bucket.inbox.arn
 
   # What each function does with the object stores, by bucket and prefix.
   s3_statements = {
@@ -96,12 +97,39 @@ locals {
         Resource = ["${local.processed}/${local.quarantine_prefix}*"]
       },
     ]
+    # The inbox reads what is dropped and writes nothing there.
+    inbox = [
+      {
+        Sid      = "ListInbox"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [local.inbox]
+      },
+      {
+        Sid      = "ReadInbox"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["${local.inbox}/*"]
+      },
+    ]
+    inbox_log = []
   }
 
   secret_of = {
     extract   = [local.source_secret_arn]
     transform = []
     load      = [local.warehouse_secret_arn]
+    inbox     = [local.warehouse_secret_arn]
+    inbox_log = [local.warehouse_secret_arn]
+  }
+
+  # Topics each function publishes to: the alerts, and for the inbox its notices.
+  topics_of = {
+    extract   = [aws_sns_topic.alerts.arn]
+    transform = [aws_sns_topic.alerts.arn]
+    load      = [aws_sns_topic.alerts.arn]
+    inbox     = [aws_sns_topic.alerts.arn, aws_sns_topic.notices.arn]
+    inbox_log = [aws_sns_topic.alerts.arn]
   }
 }
 
@@ -124,7 +152,7 @@ resource "aws_iam_role_policy" "function" {
           Sid      = "Alerts"
           Effect   = "Allow"
           Action   = ["sns:Publish"]
-          Resource = [aws_sns_topic.alerts.arn]
+          Resource = local.topics_of[each.key]
         },
         {
           Sid      = "FailedEvents"

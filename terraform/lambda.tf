@@ -1,4 +1,4 @@
-# The three functions, from the zips `make build` produces (arm64, provided.al2023).
+# The functions, from the zips `make build` produces (arm64, provided.al2023).
 
 resource "aws_cloudwatch_log_group" "function" {
   for_each          = local.functions
@@ -15,11 +15,16 @@ resource "aws_lambda_function" "this" {
   runtime          = "provided.al2023"
   architectures    = ["arm64"]
   handler          = "bootstrap"
-  filename         = "${var.lambda_zip_dir}/${each.key}/bootstrap.zip"
-  source_code_hash = filebase64sha256("${var.lambda_zip_dir}/${each.key}/bootstrap.zip")
+  filename         = "${var.lambda_zip_dir}/${local.binary[each.key]}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_zip_dir}/${local.binary[each.key]}/bootstrap.zip")
   memory_size      = var.memory_mb[each.key]
   timeout          = var.timeout_secs[each.key]
-  kms_key_arn      = aws_kms_key.etl.arn
+
+  # The inbox spools a Parquet file to /tmp before reading it (its footer is at the end).
+  ephemeral_storage {
+    size = each.key == "inbox" ? var.inbox_ephemeral_mb : 512
+  }
+  kms_key_arn = aws_kms_key.etl.arn
 
   # Off by default: accounts with a low concurrency quota refuse any reservation. Extract's
   # watermark and load's ledger are safe under concurrency either way; a reservation of 1
@@ -72,4 +77,10 @@ resource "aws_lambda_function_event_invoke_config" "this" {
   }
 
   depends_on = [aws_iam_role_policy.function]
+}
+
+# The inbox log endpoint: HTTPS, signed requests only (callers need lambda:InvokeFunctionUrl).
+resource "aws_lambda_function_url" "inbox_log" {
+  function_name      = aws_lambda_function.this["inbox_log"].function_name
+  authorization_type = "AWS_IAM"
 }

@@ -36,8 +36,31 @@ locals {
       ETL_ALERT_TOPIC_ARN      = aws_sns_topic.alerts.arn
       RUST_LOG                 = "info"
     }
+    inbox = {
+      ETL_INBOX                = "s3://${aws_s3_bucket.inbox.bucket}"
+      ETL_WAREHOUSE_SECRET_ARN = local.warehouse_secret_arn
+      ETL_ALERT_TOPIC_ARN      = aws_sns_topic.alerts.arn
+      ETL_NOTIFY_TOPIC_ARN     = aws_sns_topic.notices.arn
+      RUST_LOG                 = "info"
+    }
+    # The same binary as inbox, answering its function URL (GET /log) over a read-only
+    # connection: its role reads the warehouse secret and nothing of the inbox bucket.
+    inbox_log = {
+      ETL_INBOX                = "s3://${aws_s3_bucket.inbox.bucket}"
+      ETL_WAREHOUSE_SECRET_ARN = local.warehouse_secret_arn
+      ETL_ALERT_TOPIC_ARN      = aws_sns_topic.alerts.arn
+      RUST_LOG                 = "info"
+    }
   }
 
-  functions = toset(["extract", "transform", "load"])
-  in_vpc    = length(var.subnet_ids) > 0
+  functions = toset(["extract", "transform", "load", "inbox", "inbox_log"])
+  # The zip (`make build`) each function runs.
+  binary = {
+    extract   = "extract"
+    transform = "transform"
+    load      = "load"
+    inbox     = "inbox"
+    inbox_log = "inbox"
+  }
+  in_vpc = length(var.subnet_ids) > 0
 }

@@ -37,3 +37,18 @@ output "failed_events_queue_url" {
   description = "Events that exhausted Lambda's retries."
   value       = aws_sqs_queue.failed_events.url
 }
+
+output "inbox_bucket" {
+  description = "Where files are dropped: schema/<table>.json, append|truncate|upsert/<table>/<file>."
+  value       = aws_s3_bucket.inbox.bucket
+}
+
+output "inbox_log_url" {
+  description = "The inbox log endpoint (AWS_IAM auth): GET <url>log?table=T&since=1h."
+  value       = aws_lambda_function_url.inbox_log.function_url
+}
+
+output "notices_topic_arn" {
+  description = "SNS topic of loaded inbox files."
+  value       = aws_sns_topic.notices.arn
+}

@@ -12,6 +12,14 @@ resource "aws_s3_bucket" "processed" {
   # checkov:skip=CKV2_AWS_62:Event notifications are configured (aws_s3_bucket_notification.processed); checkov does not link them.
 }
 
+# Where vendors and teams drop files (README, "File-drop inbox"). Versioned like the others: each
+# version of an object is processed once (inbox.etl_inbox_log).
+resource "aws_s3_bucket" "inbox" {
+  bucket = "${local.name}-inbox-${local.account_id}"
+  # checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice per deployment; the senders keep their files.
+  # checkov:skip=CKV2_AWS_62:Event notifications are configured (aws_s3_bucket_notification.inbox); checkov does not link them.
+}
+
 resource "aws_s3_bucket" "access_logs" {
   bucket = "${local.name}-access-logs-${local.account_id}"
   # checkov:skip=CKV_AWS_18:This bucket receives the access logs; logging it into itself would loop.
@@ -24,7 +32,14 @@ locals {
   buckets = {
     landing     = aws_s3_bucket.landing
     processed   = aws_s3_bucket.processed
+    inbox       = aws_s3_bucket.inbox
     access_logs = aws_s3_bucket.access_logs
+  }
+  # Buckets of data, encrypted with the pipeline's key and access-logged.
+  encrypted_buckets = {
+    landing   = aws_s3_bucket.landing
+    processed = aws_s3_bucket.processed
+    inbox     = aws_s3_bucket.inbox
   }
   data_buckets = {
     landing   = { bucket = aws_s3_bucket.landing, data_days = var.landing_data_expiry_days }
@@ -60,8 +75,8 @@ resource "aws_s3_bucket_versioning" "this" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "data" {
-  for_each = local.data_buckets
-  bucket   = each.value.bucket.id
+  for_each = local.encrypted_buckets
+  bucket   = each.value.id
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
@@ -81,8 +96,8 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "access_logs" {
 }
 
 resource "aws_s3_bucket_logging" "data" {
-  for_each      = var.enable_access_logging ? local.data_buckets : {}
-  bucket        = each.value.bucket.id
+  for_each      = var.enable_access_logging ? local.encrypted_buckets : {}
+  bucket        = each.value.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "${each.key}/"
   # S3 checks that the target's policy lets the logging service write.
@@ -158,6 +173,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
   }
 }
 
+# Dropped files expire; what they did is in the warehouse's log.
+resource "aws_s3_bucket_lifecycle_configuration" "inbox" {
+  bucket = aws_s3_bucket.inbox.id
+  rule {
+    id     = "expire-dropped-files"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.inbox_expiry_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
 resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
   bucket = aws_s3_bucket.access_logs.id
   rule {
@@ -191,6 +225,14 @@ resource "aws_s3_bucket_policy" "tls_only" {
         Resource  = [each.value.arn, "${each.value.arn}/*"]
         Condition = { Bool = { "aws:SecureTransport" = "false" } }
       }],
+      each.key == "inbox" && length(var.inbox_writer_arns) > 0 ? [{
+        Sid       = "WritersDropFiles"
+        Effect    = "Allow"
+        Principal = { AWS = var.inbox_writer_arns }
+        Action    = "s3:PutObject"
+        Resource = [for prefix in ["schema/", "append/", "truncate/", "upsert/"] :
+        "${each.value.arn}/${prefix}*"]
+      }] : [],
       each.key == "access_logs" ? [{
         Sid       = "S3ServerAccessLogsDelivery"
         Effect    = "Allow"

@@ -33,6 +33,7 @@ resource "aws_lambda_permission" "s3" {
   for_each = {
     transform = aws_s3_bucket.landing
     load      = aws_s3_bucket.processed
+    inbox     = aws_s3_bucket.inbox
   }
   statement_id   = "AllowS3Invoke"
   action         = "lambda:InvokeFunction"
@@ -63,6 +64,17 @@ resource "aws_s3_bucket_notification" "processed" {
     events              = ["s3:ObjectCreated:*"]
     filter_prefix       = local.manifests_prefix
     filter_suffix       = ".json"
+  }
+  depends_on = [aws_lambda_permission.s3]
+}
+
+# Every file dropped into the inbox: the function applies the tables its keys name.
+resource "aws_s3_bucket_notification" "inbox" {
+  bucket = aws_s3_bucket.inbox.id
+  lambda_function {
+    id                  = "inbox-on-file"
+    lambda_function_arn = aws_lambda_function.this["inbox"].arn
+    events              = ["s3:ObjectCreated:*"]
   }
   depends_on = [aws_lambda_permission.s3]
 }

@@ -93,6 +93,8 @@ variable "memory_mb" {
     extract   = 512
     transform = 1024
     load      = 512
+    inbox     = 512
+    inbox_log = 256
   }
 }
 
@@ -103,6 +105,8 @@ variable "timeout_secs" {
     extract   = 300
     transform = 300
     load      = 300
+    inbox     = 900
+    inbox_log = 30
   }
 }
 
@@ -152,4 +156,28 @@ variable "enable_access_logging" {
   description = "S3 server access logs of the data buckets into the access-logs bucket. Off only where the S3 API lacks it (the moto_server apply test)."
   type        = bool
   default     = true
+}
+
+variable "inbox_expiry_days" {
+  description = "Days after which files dropped into the inbox expire (their outcome stays in inbox.etl_inbox_log)."
+  type        = number
+  default     = 90
+}
+
+variable "inbox_ephemeral_mb" {
+  description = "The inbox function's /tmp, MB: at least the largest Parquet file dropped (CSV and JSON lines stream)."
+  type        = number
+  default     = 4096
+}
+
+variable "inbox_writer_arns" {
+  description = "IAM principals (vendors' roles, teams) allowed to drop files into the inbox bucket's action prefixes and schema/."
+  type        = list(string)
+  default     = []
+}
+
+variable "notify_email" {
+  description = "Email subscribed to the notices topic (one message per loaded inbox file); empty for none."
+  type        = string
+  default     = ""
 }

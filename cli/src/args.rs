@@ -54,6 +54,13 @@ pub enum Command {
         after_help = "Example:\n  etl bench --scale 1000000   # writes bench/results/<date>-scale1000000.json"
     )]
     Bench(BenchArgs),
+    /// Measure the inbox: one large CSV loaded by `etl inbox run` beside `psql \copy` of the
+    /// same file into the same table, on the server of ETL_SOURCE_URL or a throwaway one.
+    #[command(
+        name = "bench-inbox",
+        after_help = "Example:\n  etl bench-inbox --rows 20000000   # about 2 GB; writes bench/results/<date>-inbox-rows20000000.json"
+    )]
+    BenchInbox(BenchInboxArgs),
     /// Show, pause or resume the extract schedule (EventBridge Scheduler) of a deployment.
     #[command(
         after_help = "Example:\n  etl schedule pause --name totesys-etl-prod-extract\n  etl schedule resume --rate 'rate(15 minutes)'"
@@ -213,6 +220,16 @@ pub struct BenchArgs {
     /// installs them into this Python environment).
     #[arg(long, value_name = "VENV")]
     pub peers: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchInboxArgs {
+    /// Rows of the CSV (about 100 bytes each).
+    #[arg(long, default_value_t = 20_000_000)]
+    pub rows: u64,
+    /// Where the JSON results go.
+    #[arg(long, default_value = "bench/results")]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]

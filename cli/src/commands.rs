@@ -46,6 +46,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Inbox(args) => inbox_command(config, args).await,
         Command::Demo(args) => demo::demo(&config, args).await,
         Command::Bench(args) => bench::bench(&config, args).await,
+        Command::BenchInbox(args) => bench::inbox::bench_inbox(&config, args).await,
     }
 }
 

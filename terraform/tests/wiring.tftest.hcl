@@ -123,7 +123,7 @@ run "wiring" {
   # service-required "*" is allowed, and no action is a wildcard.
   assert {
     condition = alltrue(flatten([
-      for f in ["extract", "transform", "load"] : [
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
         for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : [
           for r in s.Resource : r != "*" || s.Sid == "Tracing"
         ]
@@ -133,7 +133,7 @@ run "wiring" {
   }
   assert {
     condition = alltrue(flatten([
-      for f in ["extract", "transform", "load"] : [
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
         for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : [
           for a in s.Action : !endswith(a, "*")
         ]
@@ -175,16 +175,46 @@ run "wiring" {
   }
   assert {
     condition = alltrue([
-      for f in ["extract", "transform", "load"] :
+      for f in ["extract", "transform", "load", "inbox_log"] :
       [for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : s.Resource if s.Sid == "Alerts"][0] == [aws_sns_topic.alerts.arn]
     ])
     error_message = "functions publish only to the alert topic"
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.function["inbox"].policy).Statement : s.Resource if s.Sid == "Alerts"][0] == [aws_sns_topic.alerts.arn, aws_sns_topic.notices.arn]
+    error_message = "the inbox publishes alerts and notices, nothing else"
+  }
+
+  # The inbox: files trigger it, it only reads its bucket, its log endpoint needs signed requests.
+  assert {
+    condition     = aws_s3_bucket_notification.inbox.lambda_function[0].lambda_function_arn == aws_lambda_function.this["inbox"].arn
+    error_message = "files dropped into the inbox must invoke the inbox function"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_iam_role_policy.function["inbox"].policy).Statement : [
+        for r in s.Resource : !startswith(r, aws_s3_bucket.landing.arn) && !startswith(r, aws_s3_bucket.processed.arn)
+      ]
+    ]))
+    error_message = "the inbox must not reach the pipeline's buckets"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_iam_role_policy.function["inbox_log"].policy).Statement : [
+        for a in s.Action : !startswith(a, "s3:")
+      ]
+    ]))
+    error_message = "the log endpoint reads the warehouse only"
+  }
+  assert {
+    condition     = aws_lambda_function_url.inbox_log.authorization_type == "AWS_IAM"
+    error_message = "the log endpoint must require signed (AWS_IAM) requests"
   }
 
   # Keys, trust and transport.
   assert {
     condition = alltrue([
-      for f in ["extract", "transform", "load"] :
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] :
       [for st in jsondecode(aws_iam_role_policy.function[f].policy).Statement : st.Condition.StringEquals["kms:ViaService"] if st.Sid == "DataKey"][0]
       == [for svc in ["s3", "sns", "sqs", "secretsmanager", "lambda"] : "${svc}.eu-west-2.amazonaws.com"]
     ])
@@ -192,7 +222,7 @@ run "wiring" {
   }
   assert {
     condition = alltrue(flatten([
-      for f in ["extract", "transform", "load"] : [
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
         for st in jsondecode(aws_iam_role_policy.function[f].policy).Statement : !contains(st.Action, "s3:DeleteObject")
       ]
     ]))
@@ -237,13 +267,13 @@ run "wiring" {
   # Ordering and retries.
   assert {
     condition = alltrue([
-      for f in ["extract", "transform", "load"] : aws_lambda_function.this[f].reserved_concurrent_executions != 1
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : aws_lambda_function.this[f].reserved_concurrent_executions != 1
     ])
     error_message = "no concurrency is reserved unless var.reserved_concurrency asks (low-quota accounts refuse it)"
   }
   assert {
     condition = alltrue([
-      for f in ["extract", "transform", "load"] :
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] :
       aws_lambda_function_event_invoke_config.this[f].maximum_retry_attempts == 2
       && aws_lambda_function_event_invoke_config.this[f].destination_config[0].on_failure[0].destination == aws_sqs_queue.failed_events.arn
     ])
@@ -251,7 +281,7 @@ run "wiring" {
   }
   assert {
     condition = alltrue([
-      for f in ["extract", "transform", "load"] :
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] :
       aws_lambda_function.this[f].runtime == "provided.al2023" && aws_lambda_function.this[f].architectures == tolist(["arm64"])
     ])
     error_message = "functions run provided.al2023 on arm64"
@@ -260,7 +290,7 @@ run "wiring" {
   # Logs and alarms.
   assert {
     condition = alltrue([
-      for f in ["extract", "transform", "load"] : aws_cloudwatch_log_group.function[f].retention_in_days == 400
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : aws_cloudwatch_log_group.function[f].retention_in_days == 400
     ])
     error_message = "log retention must follow log_retention_days"
   }
@@ -319,12 +349,12 @@ run "functions_in_a_vpc_get_network_permissions_not_every_log_group" {
   }
 
   assert {
-    condition     = length(aws_iam_role_policy.vpc) == 3
+    condition     = length(aws_iam_role_policy.vpc) == 5
     error_message = "each function in a VPC needs its network permissions"
   }
   assert {
     condition = alltrue(flatten([
-      for f in ["extract", "transform", "load"] : [
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
         for st in jsondecode(aws_iam_role_policy.vpc[f].policy).Statement : [
           for a in st.Action : startswith(a, "ec2:")
         ]

@@ -4,6 +4,7 @@
 //! Markdown table on stdout. With `--peers`, dlt and Sling move the same data in the same run
 //! ([`peers`]).
 
+pub mod inbox;
 mod peers;
 
 use std::path::{Path, PathBuf};
@@ -314,18 +315,7 @@ async fn run(
     let timeout = config.connect_timeout;
     // Before anything slow: a missing peer environment fails now, not after the seed.
     let peer_tools = args.peers.as_deref().map(Peers::new).transpose()?;
-    let admin_url = match &config.source {
-        Some(locator) => {
-            database_url(locator, "ETL_SOURCE_URL", "ETL_SOURCE_SECRET_ARN")?.to_owned()
-        }
-        None => {
-            eprintln!("starting a throwaway PostgreSQL for the benchmark");
-            let started = tokio::task::spawn_blocking(|| Cluster::start("etl-bench-pg-")).await??;
-            let url = started.url("postgres");
-            *cluster = Some(started);
-            url
-        }
-    };
+    let admin_url = admin_url(config, cluster).await?;
     let admin = etl_adapters::db::connect("bench", &admin_url, "etl-bench", timeout).await?;
     let postgres: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
     let mut databases = vec![
@@ -547,6 +537,23 @@ async fn run(
             .await?;
     }
     Ok(())
+}
+
+/// The server a benchmark creates its databases on: the one of ETL_SOURCE_URL, or a throwaway
+/// cluster it starts (stopped by the caller).
+async fn admin_url(config: &Config, cluster: &mut Option<Cluster>) -> anyhow::Result<String> {
+    Ok(match &config.source {
+        Some(locator) => {
+            database_url(locator, "ETL_SOURCE_URL", "ETL_SOURCE_SECRET_ARN")?.to_owned()
+        }
+        None => {
+            eprintln!("starting a throwaway PostgreSQL for the benchmark");
+            let started = tokio::task::spawn_blocking(|| Cluster::start("etl-bench-pg-")).await??;
+            let url = started.url("postgres");
+            *cluster = Some(started);
+            url
+        }
+    })
 }
 
 fn memory_gib() -> f64 {

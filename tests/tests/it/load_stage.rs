@@ -19,11 +19,24 @@ use crate::support::{Pipeline, scalar, spec};
 async fn migrations_are_idempotent_and_create_exactly_the_warehouse_schema() {
     let db = TestDatabase::create("l_schema").await;
     let mut client = db.connect().await;
-    assert_eq!(migrate(&mut client).await.unwrap().len(), 2);
+    // V1 the warehouse, V2 its views, V3 the inbox's schema with its registry and log.
+    assert_eq!(migrate(&mut client).await.unwrap().len(), 3);
     assert!(
         migrate(&mut client).await.unwrap().is_empty(),
         "second apply is a no-op"
     );
+    let inbox_tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'inbox' ORDER BY table_name",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(inbox_tables, ["etl_inbox_log", "etl_inbox_tables"]);
 
     for table in &WAREHOUSE_TABLES {
         let rows = client

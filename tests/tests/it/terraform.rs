@@ -56,7 +56,7 @@ fn every_function_variable_is_one_the_code_reads_and_each_stage_gets_what_it_nee
     let env = lambda_environment();
     assert_eq!(
         env.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["extract", "load", "transform"]
+        ["extract", "inbox", "inbox_log", "load", "transform"]
     );
     let known: BTreeSet<&str> = config::ALL_VARIABLES.into_iter().collect();
     for (function, vars) in &env {
@@ -78,6 +78,18 @@ fn every_function_variable_is_one_the_code_reads_and_each_stage_gets_what_it_nee
         (
             "load",
             vec![config::WAREHOUSE_SECRET_ARN, config::PROCESSED],
+        ),
+        (
+            "inbox",
+            vec![
+                config::WAREHOUSE_SECRET_ARN,
+                config::INBOX,
+                config::NOTIFY_TOPIC_ARN,
+            ],
+        ),
+        (
+            "inbox_log",
+            vec![config::WAREHOUSE_SECRET_ARN, config::INBOX],
         ),
     ];
     for (function, required) in needs {
