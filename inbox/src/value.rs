@@ -31,8 +31,7 @@ pub fn encode(ty: ColumnType, text: &str, out: &mut Vec<u8>) -> Result<(), Reaso
             Ok(())
         }
         ColumnType::Date => {
-            let date = date(text.trim())?;
-            out.extend_from_slice(date.format("%Y-%m-%d").to_string().as_bytes());
+            write_date(date(text.trim())?, out);
             Ok(())
         }
         ColumnType::Timestamp => {
@@ -100,7 +99,7 @@ fn integer(text: &str, min: i64, max: i64, out: &mut Vec<u8>) -> Result<(), Reas
     if value < min || value > max {
         return Err("out of range for its integer type".into());
     }
-    out.extend_from_slice(value.to_string().as_bytes());
+    let _ = std::io::Write::write_fmt(out, format_args!("{value}"));
     Ok(())
 }
 
@@ -131,24 +130,13 @@ fn numeric(text: &str, precision: u16, scale: u16, out: &mut Vec<u8>) -> Result<
     {
         return Err(NOT.into());
     }
-    // All digits, and where the point falls in them.
-    let digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
-    let point = int.len() as i64 + exponent;
-    let (int_digits, frac_digits): (Vec<u8>, Vec<u8>) = if point <= 0 {
-        let zeros = usize::try_from(-point).unwrap_or(0);
-        (
-            Vec::new(),
-            std::iter::repeat_n(b'0', zeros).chain(digits).collect(),
-        )
+    // Without an exponent the digits stand where they are written (the common case: no copy).
+    let shifted;
+    let (int_digits, frac_digits): (&[u8], &[u8]) = if exponent == 0 {
+        (int.as_bytes(), frac.as_bytes())
     } else {
-        let p = usize::try_from(point).unwrap_or(usize::MAX);
-        if p >= digits.len() {
-            let mut all = digits.clone();
-            all.resize(p, b'0');
-            (all, Vec::new())
-        } else {
-            (digits[..p].to_vec(), digits[p..].to_vec())
-        }
+        shifted = shift(int, frac, exponent);
+        (&shifted.0, &shifted.1)
     };
     let int_digits: &[u8] = {
         let first = int_digits
@@ -193,6 +181,28 @@ fn numeric(text: &str, precision: u16, scale: u16, out: &mut Vec<u8>) -> Result<
     Ok(())
 }
 
+/// The digits before and after the point once it is moved `exponent` places.
+fn shift(int: &str, frac: &str, exponent: i64) -> (Vec<u8>, Vec<u8>) {
+    let digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
+    let point = int.len() as i64 + exponent;
+    if point <= 0 {
+        let zeros = usize::try_from(-point).unwrap_or(0);
+        (
+            Vec::new(),
+            std::iter::repeat_n(b'0', zeros).chain(digits).collect(),
+        )
+    } else {
+        let p = usize::try_from(point).unwrap_or(usize::MAX);
+        if p >= digits.len() {
+            let mut all = digits;
+            all.resize(p, b'0');
+            (all, Vec::new())
+        } else {
+            (digits[..p].to_vec(), digits[p..].to_vec())
+        }
+    }
+}
+
 fn date(text: &str) -> Result<NaiveDate, Reason> {
     let ok = text.len() == 10
         && text.as_bytes()[4] == b'-'
@@ -204,7 +214,47 @@ fn date(text: &str) -> Result<NaiveDate, Reason> {
     if !ok {
         return Err("not a date (expected YYYY-MM-DD)".into());
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "not a calendar date".into())
+    let b = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| {
+        b[range]
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+    };
+    let year = i32::try_from(number(0..4)).unwrap_or(0);
+    NaiveDate::from_ymd_opt(year, number(5..7), number(8..10))
+        .ok_or_else(|| "not a calendar date".into())
+}
+
+/// `n` in decimal, left-padded with zeros to `width` digits.
+fn push_padded(out: &mut Vec<u8>, n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(digits.len() - width);
+    out.extend_from_slice(&digits[start..]);
+}
+
+fn write_date(date: NaiveDate, out: &mut Vec<u8>) {
+    use chrono::Datelike;
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        // Outside four digits (Postgres takes them): the rare case keeps chrono's formatting.
+        out.extend_from_slice(date.format("%Y-%m-%d").to_string().as_bytes());
+        return;
+    }
+    push_padded(out, year.unsigned_abs(), 4);
+    out.push(b'-');
+    push_padded(out, date.month(), 2);
+    out.push(b'-');
+    push_padded(out, date.day(), 2);
 }
 
 /// `YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]][Z|+hh[:mm]|-hh[:mm]]`; the offset in seconds east of UTC.
@@ -282,7 +332,16 @@ fn offset(text: &str) -> Option<i32> {
 }
 
 fn write_timestamp(t: NaiveDateTime, out: &mut Vec<u8>) {
-    out.extend_from_slice(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string().as_bytes());
+    use chrono::Timelike;
+    write_date(t.date(), out);
+    out.push(b' ');
+    push_padded(out, t.hour(), 2);
+    out.push(b':');
+    push_padded(out, t.minute(), 2);
+    out.push(b':');
+    push_padded(out, t.second(), 2);
+    out.push(b'.');
+    push_padded(out, t.nanosecond() / 1000, 6);
 }
 
 #[cfg(test)]

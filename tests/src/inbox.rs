@@ -1,4 +1,14 @@
-//! Inbox files the tests drop: the issue's declaration and a vendor file with three bad rows.
+//! The inbox under test: a local inbox directory and a warehouse, driven as `etl run --stage
+//! inbox` drives it, and the files the tests drop (the issue's declaration, a vendor file with
+//! three bad rows).
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use etl_cli::local::{Local, Stages};
+use etl_contract::config::{DatabaseLocator, StoreLocation};
+
+use crate::TestDatabase;
 
 /// The declaration of `customers` (error table, three checks), as `schema/customers.json`.
 pub const CUSTOMERS: &str = r#"{"table": "customers", "columns": [
@@ -27,4 +37,77 @@ pub fn thousand_rows_three_bad() -> String {
         csv.push_str(&line);
     }
     csv
+}
+
+/// A local inbox and its warehouse.
+pub struct Inbox {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub warehouse: TestDatabase,
+    pub local: Local,
+}
+
+impl Inbox {
+    pub async fn new(label: &str) -> Inbox {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("inbox");
+        let warehouse = TestDatabase::create(label).await;
+        let config = etl_contract::Config::from_lookup(|_| None).unwrap();
+        let local = Local::new(etl_contract::Config {
+            warehouse: Some(DatabaseLocator::Url(warehouse.url.clone())),
+            inbox: Some(StoreLocation::Local(root.clone())),
+            landing: Some(StoreLocation::Local(dir.path().join("landing"))),
+            processed: Some(StoreLocation::Local(dir.path().join("processed"))),
+            ..config
+        })
+        .await
+        .unwrap();
+        Inbox {
+            _dir: dir,
+            root,
+            warehouse,
+            local,
+        }
+    }
+
+    /// Drops `bytes` at `key`, arriving at `arrival` seconds after a fixed instant (so the
+    /// order of arrival is the test's, not the clock's).
+    pub fn drop_at(&self, key: &str, bytes: impl AsRef<[u8]>, arrival: u64) {
+        let path = self.root.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + arrival))
+            .unwrap();
+    }
+
+    pub async fn run(&self) -> Vec<inbox::FileResult> {
+        self.local.cycle(Stages::Inbox).await.unwrap().inbox
+    }
+
+    pub async fn rows(&self, sql: &str) -> Vec<String> {
+        let client = self.warehouse.connect().await;
+        client
+            .query(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        row.get::<_, Option<String>>(i)
+                            .unwrap_or_else(|| "NULL".into())
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    }
+
+    pub async fn customers(&self) -> Vec<String> {
+        self.rows(
+            "SELECT id::text, name, balance::text, joined::text FROM inbox.customers ORDER BY id",
+        )
+        .await
+    }
 }

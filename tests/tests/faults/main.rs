@@ -13,6 +13,7 @@ mod reconcile;
 #[allow(dead_code)]
 mod support;
 
+mod inbox;
 mod outages;
 mod quarantine;
 

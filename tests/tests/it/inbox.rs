@@ -2,86 +2,11 @@
 //! warehouse: declarations, the three actions, bad rows under both policies, checks, schema
 //! evolution, exactly-once per object version, arrival order, and the fix-in-place retry.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use etl_cli::local::{Local, Stages};
 use etl_contract::config::{DatabaseLocator, StoreLocation};
-use etl_tests::inbox::{CUSTOMERS, customers_rejecting_files, thousand_rows_three_bad};
+use etl_tests::inbox::{CUSTOMERS, Inbox, customers_rejecting_files, thousand_rows_three_bad};
 use etl_tests::postgres::TestDatabase;
-
-pub struct Inbox {
-    _dir: tempfile::TempDir,
-    pub root: PathBuf,
-    pub warehouse: TestDatabase,
-    pub local: Local,
-}
-
-impl Inbox {
-    pub async fn new(label: &str) -> Inbox {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("inbox");
-        let warehouse = TestDatabase::create(label).await;
-        let config = etl_contract::Config::from_lookup(|_| None).unwrap();
-        let local = Local::new(etl_contract::Config {
-            warehouse: Some(DatabaseLocator::Url(warehouse.url.clone())),
-            inbox: Some(StoreLocation::Local(root.clone())),
-            landing: Some(StoreLocation::Local(dir.path().join("landing"))),
-            processed: Some(StoreLocation::Local(dir.path().join("processed"))),
-            ..config
-        })
-        .await
-        .unwrap();
-        Inbox {
-            _dir: dir,
-            root,
-            warehouse,
-            local,
-        }
-    }
-
-    /// Drops `bytes` at `key`, arriving at `arrival` seconds after a fixed instant (so the
-    /// order of arrival is the test's, not the clock's).
-    pub fn drop_at(&self, key: &str, bytes: impl AsRef<[u8]>, arrival: u64) {
-        let path = self.root.join(key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        let file = std::fs::File::options().write(true).open(&path).unwrap();
-        file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + arrival))
-            .unwrap();
-    }
-
-    pub async fn run(&self) -> Vec<inbox::FileResult> {
-        self.local.cycle(Stages::Inbox).await.unwrap().inbox
-    }
-
-    pub async fn rows(&self, sql: &str) -> Vec<String> {
-        let client = self.warehouse.connect().await;
-        client
-            .query(sql, &[])
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .iter()
-            .map(|row| {
-                (0..row.len())
-                    .map(|i| {
-                        row.get::<_, Option<String>>(i)
-                            .unwrap_or_else(|| "NULL".into())
-                    })
-                    .collect::<Vec<_>>()
-                    .join("|")
-            })
-            .collect()
-    }
-
-    pub async fn customers(&self) -> Vec<String> {
-        self.rows(
-            "SELECT id::text, name, balance::text, joined::text FROM inbox.customers ORDER BY id",
-        )
-        .await
-    }
-}
 
 fn summary(results: &[inbox::FileResult]) -> Vec<String> {
     results
@@ -549,4 +474,139 @@ async fn on_s3_a_rejected_file_alerts_once_and_a_loaded_one_notifies() {
             .get(0);
         assert_eq!(n, expected, "{table}");
     }
+}
+
+/// The actions and declarations through the inbox Lambda's handler on moto's S3, each file
+/// announced by the event S3 would send: declare, append, upsert, truncate give exactly the
+/// expected table; a redelivered event changes nothing; an additive declaration is applied and
+/// a breaking one refused.
+#[tokio::test]
+async fn on_s3_the_actions_and_declarations_give_exactly_the_expected_table() {
+    use etl_adapters::ObjectStore;
+    use etl_lambda::event::S3Event;
+    use etl_lambda::inbox::{Handler, InboxEvent};
+
+    let moto = etl_tests::Moto::start();
+    let sdk = moto.sdk_config().await;
+    moto.create_bucket(&sdk, "inbox").await;
+    let warehouse = TestDatabase::create("inbox_s3_actions").await;
+    let store = etl_adapters::store::S3Store::new(&sdk, "inbox", "drops");
+    let config = etl_contract::Config {
+        warehouse: Some(DatabaseLocator::Url(warehouse.url.clone())),
+        inbox: Some(StoreLocation::S3 {
+            bucket: "inbox".into(),
+            prefix: "drops".into(),
+        }),
+        ..etl_contract::Config::from_lookup(|_| None).unwrap()
+    };
+    let handler = Handler::new(config, &sdk).await.unwrap();
+    let event =
+        |key: &str| InboxEvent::S3(S3Event::object_created("inbox", [format!("drops/{key}")]));
+    let deliver = |key: &'static str, bytes: Vec<u8>| {
+        let (store, handler) = (&store, &handler);
+        async move {
+            store.put(key, bytes::Bytes::from(bytes)).await.unwrap();
+            handler.handle(event(key)).await
+        }
+    };
+    let statuses = |answer: serde_json::Value| -> Vec<String> {
+        answer["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {} {}",
+                    f["file"].as_str().unwrap(),
+                    f["status"].as_str().unwrap(),
+                    f["rows"],
+                    f["rejected"]
+                )
+            })
+            .collect()
+    };
+    let client = warehouse.connect().await;
+    let customers = || async {
+        client
+            .query("SELECT id::text, coalesce(name, 'NULL'), coalesce(balance::text, 'NULL') FROM inbox.customers ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| format!("{}|{}|{}", r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+            .collect::<Vec<_>>()
+    };
+
+    let declared = deliver("schema/customers.json", CUSTOMERS.into())
+        .await
+        .unwrap();
+    assert_eq!(statuses(declared), ["schema/customers.json applied 0 0"]);
+    let appended = deliver(
+        "append/customers/day1.csv",
+        b"id,name,balance\n1,Ada,10.50\n2,Bob,0\n3,Cy,\n".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(statuses(appended), ["append/customers/day1.csv loaded 3 0"]);
+    let upserted = deliver(
+        "upsert/customers/changes.jsonl",
+        b"{\"id\": 2, \"name\": \"Bob\", \"balance\": 20.5}\n{\"id\": 4, \"name\": \"Di\"}\n{\"id\": 2, \"name\": \"Bob II\", \"balance\": \"1.10\"}\n".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses(upserted),
+        ["upsert/customers/changes.jsonl loaded 3 0"]
+    );
+    assert_eq!(
+        customers().await,
+        ["1|Ada|10.50", "2|Bob II|1.10", "3|Cy|NULL", "4|Di|NULL"]
+    );
+    let truncated = deliver(
+        "truncate/customers/full.csv.gz",
+        gzip("id,name\n10,Fay\n11,Gus\n"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses(truncated),
+        ["truncate/customers/full.csv.gz loaded 2 0"]
+    );
+    assert_eq!(customers().await, ["10|Fay|NULL", "11|Gus|NULL"]);
+
+    // Every event again, in reverse: nothing changes.
+    for key in [
+        "truncate/customers/full.csv.gz",
+        "upsert/customers/changes.jsonl",
+        "append/customers/day1.csv",
+        "schema/customers.json",
+    ] {
+        let again = handler.handle(event(key)).await.unwrap();
+        assert_eq!(again["files"], serde_json::json!([]), "{key}: {again}");
+    }
+    assert_eq!(customers().await, ["10|Fay|NULL", "11|Gus|NULL"]);
+
+    // Additive: applied. Breaking: refused, naming the column, as a permanent failure.
+    let added = CUSTOMERS.replace(
+        r#"{"name": "joined", "type": "date"}"#,
+        r#"{"name": "joined", "type": "date"}, {"name": "email", "type": "text"}"#,
+    );
+    let applied = deliver("schema/customers.json", added.clone().into_bytes())
+        .await
+        .unwrap();
+    assert_eq!(statuses(applied), ["schema/customers.json applied 0 0"]);
+    let dropped = added.replace(r#"{"name": "joined", "type": "date"}, "#, "");
+    let refused = deliver("schema/customers.json", dropped.into_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error_type(), "Permanent", "{refused}");
+    assert!(refused.message.contains("drops column joined"), "{refused}");
+    assert_eq!(
+        client
+            .query_one("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'inbox' AND table_name = 'customers'", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        5,
+        "the refused declaration changed nothing"
+    );
 }
