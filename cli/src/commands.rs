@@ -102,65 +102,74 @@ async fn run_command(config: Config, args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn inbox_command(config: Config, args: InboxArgs) -> anyhow::Result<()> {
-    if let InboxAction::Run = args.action {
-        let run = RunArgs {
-            stage: StageArg::Inbox,
-            every: None,
-        };
-        return run_command(config, run).await;
-    }
-    let local = Local::new(config).await?;
     match args.action {
-        InboxAction::Run => Ok(()),
-        InboxAction::Log { table, since, json } => {
-            let warehouse = local.warehouse_read_only().await?;
-            let has_inbox: Option<String> = warehouse
-                .query_one("SELECT to_regclass('inbox.etl_inbox_log')::text", &[])
-                .await?
-                .get(0);
-            if has_inbox.is_none() {
-                bail!("the warehouse has no inbox yet: `etl inbox run` (or any load) creates it");
-            }
-            let since = chrono::Utc::now() - chrono::Duration::from_std(since)?;
-            let entries = inbox::log::entries(&warehouse, table.as_deref(), since).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&entries)?);
-                return Ok(());
-            }
-            if entries.is_empty() {
-                println!("no inbox files processed since {since}");
-            }
-            for e in &entries {
-                println!(
-                    "{}  {:<8} {:<9} {:<24} loaded {:>9} rejected {:>7}  {}{}",
-                    e.finished.format("%Y-%m-%d %H:%M:%S"),
-                    e.status,
-                    e.action,
-                    e.table,
-                    e.rows_loaded,
-                    e.rows_rejected,
-                    e.file,
-                    e.reason
-                        .as_deref()
-                        .map(|r| format!("\n    reason: {r}"))
-                        .unwrap_or_default()
-                );
-            }
-            Ok(())
+        InboxAction::Run => {
+            let run = RunArgs {
+                stage: StageArg::Inbox,
+                every: None,
+            };
+            run_command(config, run).await
         }
-        InboxAction::Retry { table } => {
-            let mut warehouse = local.warehouse().await?;
-            let retried = inbox::retry::retry(&mut warehouse, &table)
-                .await
-                .with_context(|| format!("retrying the error rows of {table}"))?;
-            println!(
-                "moved {} fixed row(s) into inbox.{table}; {} still fail (their reasons are \
-                 updated in inbox.{table}__errors)",
-                retried.moved, retried.still_bad
-            );
-            Ok(())
-        }
+        InboxAction::Log { table, since, json } => inbox_log(config, table, since, json).await,
+        InboxAction::Retry { table } => inbox_retry(config, table).await,
     }
+}
+
+async fn inbox_log(
+    config: Config,
+    table: Option<String>,
+    since: std::time::Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    let local = Local::new(config).await?;
+    let warehouse = local.warehouse_read_only().await?;
+    let has_inbox: Option<String> = warehouse
+        .query_one("SELECT to_regclass('inbox.etl_inbox_log')::text", &[])
+        .await?
+        .get(0);
+    if has_inbox.is_none() {
+        bail!("the warehouse has no inbox yet: `etl inbox run` (or any load) creates it");
+    }
+    let since = chrono::Utc::now() - chrono::Duration::from_std(since)?;
+    let entries = inbox::log::entries(&warehouse, table.as_deref(), since).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("no inbox files processed since {since}");
+    }
+    for e in &entries {
+        println!(
+            "{}  {:<8} {:<9} {:<24} loaded {:>9} rejected {:>7}  {}{}",
+            e.finished.format("%Y-%m-%d %H:%M:%S"),
+            e.status,
+            e.action,
+            e.table,
+            e.rows_loaded,
+            e.rows_rejected,
+            e.file,
+            e.reason
+                .as_deref()
+                .map(|r| format!("\n    reason: {r}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn inbox_retry(config: Config, table: String) -> anyhow::Result<()> {
+    let local = Local::new(config).await?;
+    let mut warehouse = local.warehouse().await?;
+    let retried = inbox::retry::retry(&mut warehouse, &table)
+        .await
+        .with_context(|| format!("retrying the error rows of {table}"))?;
+    println!(
+        "moved {} fixed row(s) into inbox.{table}; {} still fail (their reasons are \
+         updated in inbox.{table}__errors)",
+        retried.moved, retried.still_bad
+    );
+    Ok(())
 }
 
 async fn replay_command(config: Config, args: ReplayArgs) -> anyhow::Result<()> {

@@ -74,6 +74,26 @@ pub async fn lock_table(tx: &Transaction<'_>, table: &str, file: &str) -> Result
     Ok(())
 }
 
+/// Opens the transaction of one object version of `table`'s, holding the table's lock; `None`
+/// when the log already has the version (nothing is to be done).
+pub async fn begin<'c>(
+    client: &'c mut Client,
+    table: &str,
+    source: &str,
+    key: &str,
+    version: &str,
+) -> Result<Option<Transaction<'c>>, InboxError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(InboxError::query(key, "opening the transaction"))?;
+    lock_table(&tx, table, key).await?;
+    if logged(&tx, source, key, version).await?.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(tx))
+}
+
 /// The log row of an object version, if it has one: `(status, alerted)`.
 pub async fn logged(
     client: &impl tokio_postgres::GenericClient,
@@ -161,14 +181,9 @@ pub async fn load_file(
         file: key.to_owned(),
         reason,
     };
-    let tx = client
-        .transaction()
-        .await
-        .map_err(InboxError::query(key, "opening the transaction"))?;
-    lock_table(&tx, &declaration.table, key).await?;
-    if logged(&tx, source, key, &version).await?.is_some() {
+    let Some(tx) = begin(client, &declaration.table, source, key, &version).await? else {
         return Ok(None);
-    }
+    };
     if !declaration.allowed_actions.contains(&file.action) {
         return Err(reject(format!(
             "{} is not an allowed action of {} (allowed: {}); move the file or change \

@@ -7,7 +7,7 @@ use tokio_postgres::{Client, GenericClient};
 
 use etl_adapters::store::{Entry, ObjectStore};
 
-use crate::apply::{LogRow, lock_table, logged, version_of, write_log};
+use crate::apply::{LogRow, begin, version_of, write_log};
 use crate::declaration::{BadRows, Declaration, evolve};
 use crate::error::InboxError;
 use crate::sql;
@@ -72,14 +72,9 @@ pub async fn apply(
         file: key.to_owned(),
         reason: e.to_string(),
     })?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(InboxError::query(key, "opening the transaction"))?;
-    lock_table(&tx, table, key).await?;
-    if logged(&tx, source, key, &version).await?.is_some() {
+    let Some(tx) = begin(client, table, source, key, &version).await? else {
         return Ok(None);
-    }
+    };
     let current = tx
         .query_opt(
             "SELECT declaration FROM inbox.etl_inbox_tables WHERE table_name = $1",

@@ -328,28 +328,12 @@ impl ObjectStore for S3Store {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let full_prefix = self.full_prefix(prefix);
-        let strip = self.full_prefix("");
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(&full_prefix)
-            .into_paginator()
-            .send();
-        let mut keys = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| remote(prefix, &e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key())
-                    .filter_map(|k| k.strip_prefix(strip.as_str()))
-                    .map(str::to_owned),
-            );
-        }
-        keys.sort();
-        Ok(keys)
+        Ok(self
+            .list_entries(prefix)
+            .await?
+            .into_iter()
+            .map(|entry| entry.key)
+            .collect())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

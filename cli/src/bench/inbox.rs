@@ -12,7 +12,7 @@ use etl_contract::Config;
 use serde::Serialize;
 
 use crate::args::BenchInboxArgs;
-use crate::bench::{admin_url, run_stage};
+use crate::bench::{admin_url, fresh_database, run_stage};
 use etl_devtools::pgcluster::Cluster;
 
 /// The table both load: the types the inbox checks hardest (numeric, dates, timestamps).
@@ -69,21 +69,8 @@ async fn run(
         etl_adapters::db::connect("bench", &admin_url, "etl-bench", config.connect_timeout).await?;
     let postgres: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
     let databases = ["etl_bench_inbox_psql", "etl_bench_inbox_etl"];
-    for name in databases {
-        // Two statements: a multi-statement string is one transaction, which DROP DATABASE refuses.
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await?;
-    }
-    let url = |name: &str| {
-        let mut u = url::Url::parse(&admin_url).context("the admin URL")?;
-        u.set_path(name);
-        anyhow::Ok(u.to_string())
-    };
-    let (psql_url, etl_url) = (url(databases[0])?, url(databases[1])?);
+    let psql_url = fresh_database(&admin, &admin_url, databases[0]).await?;
+    let etl_url = fresh_database(&admin, &admin_url, databases[1]).await?;
 
     let work = tempfile::tempdir().context("creating the benchmark's directory")?;
     let csv = work.path().join("customers.csv");

@@ -329,16 +329,7 @@ async fn run(
     }
     let mut urls = Vec::new();
     for name in &databases {
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await?;
-        let mut url =
-            url::Url::parse(&admin_url).context("the source URL must be a postgres:// URL")?;
-        url.set_path(&format!("/{name}"));
-        urls.push(url.to_string());
+        urls.push(fresh_database(&admin, &admin_url, name).await?);
     }
     let (source, floor, warehouse) = (urls[0].clone(), urls[1].clone(), urls[2].clone());
     let stores = tempfile::tempdir()?;
@@ -554,6 +545,25 @@ async fn admin_url(config: &Config, cluster: &mut Option<Cluster>) -> anyhow::Re
             url
         }
     })
+}
+
+/// Creates database `name` on the admin connection's server, empty (dropping one left by an
+/// earlier benchmark); returns its URL.
+async fn fresh_database(
+    admin: &tokio_postgres::Client,
+    admin_url: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    // Two statements: a multi-statement string is one transaction, which DROP DATABASE refuses.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let mut url = url::Url::parse(admin_url).context("the server URL must be a postgres:// URL")?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
 }
 
 fn memory_gib() -> f64 {
