@@ -478,8 +478,8 @@ async fn on_s3_a_rejected_file_alerts_once_and_a_loaded_one_notifies() {
 
 /// The actions and declarations through the inbox Lambda's handler on moto's S3, each file
 /// announced by the event S3 would send: declare, append, upsert, truncate give exactly the
-/// expected table; a redelivered event changes nothing; an additive declaration is applied and
-/// a breaking one refused.
+/// expected table; a failed check loads nothing; a redelivered event changes nothing; an
+/// additive declaration is applied and a breaking one refused.
 #[tokio::test]
 async fn on_s3_the_actions_and_declarations_give_exactly_the_expected_table() {
     use etl_adapters::ObjectStore;
@@ -573,8 +573,25 @@ async fn on_s3_the_actions_and_declarations_give_exactly_the_expected_table() {
     );
     assert_eq!(customers().await, ["10|Fay|NULL", "11|Gus|NULL"]);
 
+    // A failed check loads nothing, names the check and the row count, and fails permanently.
+    let failed = deliver(
+        "append/customers/negative.csv",
+        b"id,name,balance\n12,Hal,-1.00\n".to_vec(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failed.error_type(), "Permanent", "{failed}");
+    assert!(
+        failed
+            .message
+            .contains("check balance min 0 failed for 1 row(s)"),
+        "{failed}"
+    );
+    assert_eq!(customers().await, ["10|Fay|NULL", "11|Gus|NULL"]);
+
     // Every event again, in reverse: nothing changes.
     for key in [
+        "append/customers/negative.csv",
         "truncate/customers/full.csv.gz",
         "upsert/customers/changes.jsonl",
         "append/customers/day1.csv",
