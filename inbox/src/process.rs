@@ -55,11 +55,16 @@ pub enum Tables {
 
 impl Tables {
     /// The tables named by inbox keys (those of an S3 event); keys outside the layout name none.
+    /// A key inside the layout that is unusable (a file whose name says no format) still names
+    /// its table, so the driver finds it there and rejects it, alerting, instead of no one
+    /// hearing of it.
     pub fn of_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Tables {
         Tables::Only(
             keys.into_iter()
-                .filter_map(|k| key::parse(k).ok().flatten())
-                .map(|k| k.table().to_owned())
+                .filter_map(|k| match key::parse(k) {
+                    Ok(parsed) => parsed.map(|p| p.table().to_owned()),
+                    Err(_) => table_of_unusable(k),
+                })
                 .collect(),
         )
     }
@@ -136,7 +141,7 @@ pub async fn process(
                 Ok(Some(parsed)) => (parsed.table().to_owned(), Ok(parsed)),
                 Ok(None) => continue,
                 Err(reason) => (
-                    entry.key.split('/').nth(1).unwrap_or("-").to_owned(),
+                    table_of_unusable(&entry.key).unwrap_or_else(|| "-".to_owned()),
                     Err(reason),
                 ),
             };
@@ -208,6 +213,18 @@ pub async fn process(
         }
     }
     Ok(results)
+}
+
+/// The table an unusable key is filed under: `<action>/<table>/...`, or `schema/<table>.json`.
+fn table_of_unusable(key: &str) -> Option<String> {
+    let mut parts = key.split('/');
+    match (parts.next(), parts.next()) {
+        (Some(first), Some(table)) if Action::parse(first).is_some() && !table.is_empty() => {
+            Some(table.to_owned())
+        }
+        (Some("schema"), Some(name)) => Some(name.trim_end_matches(".json").to_owned()),
+        _ => None,
+    }
 }
 
 /// Logs a rejection (its alert still to go out) and turns a result into a [`FileResult`].
@@ -294,4 +311,26 @@ async fn logged_versions(
         .await
         .map_err(InboxError::query("-", "reading the log"))?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_names_the_tables_of_its_keys_even_unusable_ones() {
+        let Tables::Only(tables) = Tables::of_keys([
+            "append/customers/a.csv",
+            "schema/orders.json",
+            "upsert/vendors/prices.xlsx",
+            "README.md",
+            "other/things/x.csv",
+        ]) else {
+            panic!("an event names tables");
+        };
+        assert_eq!(
+            tables.into_iter().collect::<Vec<_>>(),
+            ["customers", "orders", "vendors"]
+        );
+    }
 }

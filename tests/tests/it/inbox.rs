@@ -589,8 +589,18 @@ async fn on_s3_the_actions_and_declarations_give_exactly_the_expected_table() {
     );
     assert_eq!(customers().await, ["10|Fay|NULL", "11|Gus|NULL"]);
 
+    // A file whose name says no format is rejected, alerted like any other, not ignored.
+    let unknown = deliver("append/customers/prices.xlsx", b"PK".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.message.contains("does not say its format"),
+        "{unknown}"
+    );
+
     // Every event again, in reverse: nothing changes.
     for key in [
+        "append/customers/prices.xlsx",
         "append/customers/negative.csv",
         "truncate/customers/full.csv.gz",
         "upsert/customers/changes.jsonl",
