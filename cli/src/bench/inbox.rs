@@ -182,7 +182,7 @@ async fn run(
     Ok(())
 }
 
-/// Writes `rows` customers as CSV (about 100 bytes a row), deterministically.
+/// Writes `rows` customers as CSV (about 100 bytes a row: 20M rows make 2 GB), deterministically.
 fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -193,7 +193,7 @@ fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
         let month = 1 + (i / 28) % 12;
         writeln!(
             out,
-            "{i},\"Customer {i:08}, Ltd\",{}.{:02},2024-{month:02}-{day:02},{},2024-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+            "{i},\"Customer {i:08}, Trading Co. Ltd\",{}.{:02},2024-{month:02}-{day:02},{},2024-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
             (i * 7919) % 10_000_000,
             i % 100,
             if i % 3 == 0 { "true" } else { "false" },
