@@ -58,7 +58,7 @@ bench-inbox: ## Load an INBOX_ROWS-row CSV (default 20000000, about 2 GB) throug
 
 LAMBDAS := extract transform load inbox
 
-build: ## Build the three Lambda zips (arm64, provided.al2023): target/lambda/<name>/bootstrap.zip
+build: ## Build the Lambda zips (extract, transform, load, inbox; arm64, provided.al2023): target/lambda/<name>/bootstrap.zip
 	@scripts/ensure-tools.sh lambda
 	$(CARGO) lambda build --release --arm64 --output-format zip --locked $(addprefix --bin ,$(LAMBDAS))
 	@for f in $(LAMBDAS); do stat -c '%s %n' $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap.zip; done \
