@@ -92,17 +92,12 @@ pub async fn process(
         .list_entries(SCHEMA_PREFIX)
         .await
         .map_err(InboxError::store(SCHEMA_PREFIX))?;
-    schema_entries.sort_by(|a, b| (a.modified, &a.key).cmp(&(b.modified, &b.key)));
+    schema_entries.sort_by(by_arrival);
     for entry in schema_entries {
         let parsed = key::parse(&entry.key);
         let table = match &parsed {
             Ok(Some(InboxKey::Schema { table })) => table.clone(),
-            _ => entry
-                .key
-                .strip_prefix(SCHEMA_PREFIX)
-                .unwrap_or("-")
-                .trim_end_matches(".json")
-                .to_owned(),
+            _ => table_of_unusable(&entry.key).unwrap_or_else(|| "-".to_owned()),
         };
         if !tables.contains(&table) {
             continue;
@@ -153,7 +148,7 @@ pub async fn process(
     let done = logged_versions(client, &source, by_table.keys()).await?;
     for (table, mut entries) in by_table {
         entries.retain(|(entry, _)| !done.contains(&(entry.key.clone(), version_of(entry))));
-        entries.sort_by(|a, b| (a.0.modified, &a.0.key).cmp(&(b.0.modified, &b.0.key)));
+        entries.sort_by(|a, b| by_arrival(&a.0, &b.0));
         let declaration = declarations.get(&table);
         for (entry, parsed) in entries {
             let (action, result) = match (parsed, declaration) {
@@ -213,6 +208,11 @@ pub async fn process(
         }
     }
     Ok(results)
+}
+
+/// Arrival order: when the object arrived, then its key.
+fn by_arrival(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    (a.modified, &a.key).cmp(&(b.modified, &b.key))
 }
 
 /// The table an unusable key is filed under: `<action>/<table>/...`, or `schema/<table>.json`.

@@ -355,7 +355,6 @@ struct ParquetRecords<'a> {
     batch: Option<RecordBatch>,
     row: usize,
     number: u64,
-    last: Vec<(String, Option<String>)>,
 }
 
 impl<'a> ParquetRecords<'a> {
@@ -398,7 +397,6 @@ impl<'a> ParquetRecords<'a> {
             batch: None,
             row: 0,
             number: 0,
-            last: Vec::new(),
         })
     }
 }
@@ -472,30 +470,35 @@ impl Records for ParquetRecords<'_> {
                 ));
             }
         }
-        self.last = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(j, c)| {
-                (
-                    c.name.clone(),
-                    record.present[j].then(|| record.values[j].clone()),
-                )
-            })
-            .collect();
         self.row += 1;
         Ok(true)
     }
 
+    /// Formatted again from the batch, only when asked (for a bad row), so good rows are not
+    /// copied for it.
     fn raw(&self) -> String {
+        let Some(batch) = &self.batch else {
+            return String::new();
+        };
+        let row = self.row.saturating_sub(1);
         let object: serde_json::Map<String, serde_json::Value> = self
-            .last
+            .columns
             .iter()
-            .map(|(name, value)| {
-                (
-                    name.clone(),
-                    value.clone().map_or(serde_json::Value::Null, Into::into),
-                )
+            .enumerate()
+            .map(|(j, c)| {
+                let array = self
+                    .map
+                    .iter()
+                    .position(|m| *m == Some(j))
+                    .map(|i| batch.column(i));
+                let mut text = String::new();
+                let value = match array {
+                    Some(array) if !array.is_null(row) && format_value(array, row, &mut text) => {
+                        serde_json::Value::String(text)
+                    }
+                    _ => serde_json::Value::Null,
+                };
+                (c.name.clone(), value)
             })
             .collect();
         serde_json::Value::Object(object).to_string()
@@ -712,6 +715,43 @@ mod tests {
             open(Format::Csv, true, input, &d, no_spool),
             Err(ReadError::Input(_))
         ));
+    }
+
+    #[test]
+    fn parquet_rows_read_in_order_and_a_bad_row_shows_its_raw_fields() {
+        use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+        use std::sync::Arc;
+        let d = declaration();
+        let batch = RecordBatch::try_from_iter([
+            (
+                "id",
+                Arc::new(Int64Array::from(vec![1, 3_000_000_000])) as ArrayRef,
+            ),
+            (
+                "name",
+                Arc::new(StringArray::from(vec![Some("a"), None])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let mut records = ParquetRecords::new(file, &d).unwrap();
+        let mut r = Record::default();
+        assert!(records.next(&mut r).unwrap());
+        assert_eq!((r.line, r.values[0].as_str(), r.present[1]), (1, "1", true));
+        assert!(records.next(&mut r).unwrap());
+        assert_eq!(
+            (r.line, r.values[0].as_str(), r.present[1]),
+            (2, "3000000000", false)
+        );
+        assert_eq!(
+            records.raw(),
+            r#"{"amount":null,"id":"3000000000","name":null}"#
+        );
+        assert!(!records.next(&mut r).unwrap());
     }
 
     #[test]
