@@ -31,6 +31,17 @@ pub enum ExtractError {
         #[source]
         source: StoreError,
     },
+    #[error(
+        "source row {table} {key}: column {column} {reason}; the run holding it was not committed: \
+         fix the value in the source (or the catalog, contract/src/catalog.rs, if the column \
+         changed type)"
+    )]
+    Encode {
+        table: &'static str,
+        key: i64,
+        column: &'static str,
+        reason: String,
+    },
     #[error(transparent)]
     Watermark(#[from] WatermarkError),
     #[error(
@@ -53,7 +64,9 @@ impl Classify for ExtractError {
             ExtractError::Query { source, .. } => postgres_disposition(source),
             // Extract has no input of its own to quarantine: a drifted source or a clash of
             // run ids needs a person.
-            ExtractError::Drift(_) | ExtractError::ManifestExists { .. } => Disposition::Fail,
+            ExtractError::Drift(_)
+            | ExtractError::ManifestExists { .. }
+            | ExtractError::Encode { .. } => Disposition::Fail,
             ExtractError::Store { source, .. } => source.disposition(),
             ExtractError::Watermark(e) => e.disposition(),
         }

@@ -10,6 +10,7 @@
 //!   compare-and-swap: a crash or a lost race never skips rows;
 //! - rows stamped in the future are counted, recorded and alerted once per table ([`future`]).
 
+pub mod encode;
 pub mod error;
 pub mod future;
 pub mod horizon;

@@ -30,17 +30,17 @@ impl PartWriter {
         }
     }
 
-    /// Appends one JSON line; uploads the part when it is full.
+    /// Appends one JSON line (given without its newline); uploads the part when it is full.
     pub async fn push(
         &mut self,
-        json: &str,
+        json: &[u8],
         run_id: &RunId,
         store: &dyn ObjectStore,
     ) -> Result<(), ExtractError> {
         if !self.buffer.is_empty() && self.buffer.len() + json.len() + 1 > self.max_bytes {
             self.flush(run_id, store).await?;
         }
-        self.buffer.extend_from_slice(json.as_bytes());
+        self.buffer.extend_from_slice(json);
         self.buffer.push(b'\n');
         self.buffered_rows += 1;
         Ok(())

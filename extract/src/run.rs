@@ -26,6 +26,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 use tokio_postgres::{Client, IsolationLevel, Portal, Row, Transaction};
 
+use crate::encode::RowEncoder;
 use crate::error::ExtractError;
 use crate::future::{self, Seen};
 use crate::horizon::{Horizon, Probe, horizon};
@@ -217,6 +218,7 @@ pub async fn extract(
 
     let mut runs = Vec::new();
     let mut run: Option<OpenRun> = None;
+    let mut line = Vec::new();
     // Where the next run starts: the watermark's position, then each cut's.
     let mut run_from = start;
     let stop = loop {
@@ -254,9 +256,17 @@ pub async fn extract(
             continue;
         };
         let open = run.get_or_insert_with(|| OpenRun::new(options));
-        open.writers[i]
-            .push(row.get::<_, &str>(1), &open.run_id, store)
-            .await?;
+        line.clear();
+        cursors[i]
+            .encoder
+            .encode(&row, &mut line)
+            .map_err(|e| ExtractError::Encode {
+                table: options.tables[i].name,
+                key: row.get(1),
+                column: e.column,
+                reason: e.reason,
+            })?;
+        open.writers[i].push(&line, &open.run_id, store).await?;
         open.rows += 1;
         if open.rows < options.row_budget {
             continue;
@@ -270,7 +280,7 @@ pub async fn extract(
             at: last_updated.and_utc(),
             tie: (cursors[next].peek() == Some(last_updated)).then(|| TiePosition {
                 table: options.tables[i].name.to_owned(),
-                key: row.get::<_, i64>(2),
+                key: row.get::<_, i64>(1),
             }),
         };
         // Rows the lookback re-read, up to the watermark, belong to the first run.
@@ -413,6 +423,7 @@ async fn check_drift(
 /// One table's window, streamed from a portal in `(last_updated, pk)` order.
 struct Cursor {
     table: &'static SourceTable,
+    encoder: RowEncoder,
     portal: Portal,
     buffer: VecDeque<Row>,
     drained: bool,
@@ -451,6 +462,7 @@ impl Cursor {
             )))?;
         Ok(Cursor {
             table,
+            encoder: RowEncoder::new(table),
             portal,
             buffer: VecDeque::new(),
             drained: false,
