@@ -1,4 +1,6 @@
 //! Reads a processed Parquet file and streams it into a binary COPY, one row group at a time.
+//! Money goes in as `numeric` built from the file's integer cents, so no value passes through
+//! a float or a text rendering.
 //!
 //! The file's schema must be exactly the catalog's (names, Arrow types, nullability): a file
 //! that drifted fails naming the column before anything is loaded.
@@ -8,16 +10,17 @@ use arrow_array::types::{
     Date32Type, Decimal128Type, Int32Type, Time64MicrosecondType, TimestampMicrosecondType,
 };
 use arrow_array::{Array, RecordBatch};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use etl_contract::warehouse::{WarehouseTable, WarehouseType};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::error::LoadError;
 
-/// The Postgres type of a staged column, for the binary COPY.
+/// The Postgres type of a column in the binary COPY.
 pub fn copy_type(ty: WarehouseType) -> Type {
     match ty {
         WarehouseType::Int => Type::INT4,
@@ -25,7 +28,7 @@ pub fn copy_type(ty: WarehouseType) -> Type {
         WarehouseType::Bool => Type::BOOL,
         WarehouseType::Date => Type::DATE,
         WarehouseType::Time => Type::TIME,
-        WarehouseType::Money => Type::INT8,
+        WarehouseType::Money => Type::NUMERIC,
         WarehouseType::Version => Type::TIMESTAMPTZ,
     }
 }
@@ -93,7 +96,7 @@ enum Value<'a> {
     Bool(Option<bool>),
     Date(Option<NaiveDate>),
     Time(Option<NaiveTime>),
-    Cents(Option<i64>),
+    Money(Option<Cents>),
     Version(Option<DateTime<Utc>>),
 }
 
@@ -105,7 +108,7 @@ impl Value<'_> {
             Value::Bool(v) => v,
             Value::Date(v) => v,
             Value::Time(v) => v,
-            Value::Cents(v) => v,
+            Value::Money(v) => v,
             Value::Version(v) => v,
         }
     }
@@ -150,6 +153,132 @@ pub async fn copy_batch(
     Ok(batch.num_rows() as u64)
 }
 
+/// An amount in hundredths, sent as the `numeric` of scale 2 it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cents(pub i64);
+
+impl ToSql for Cents {
+    /// The binary `numeric`: digit count, weight of the first digit, sign, display scale, then
+    /// base-10000 digits, most significant first (Postgres' `numeric_send`).
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let abs = self.0.unsigned_abs();
+        let (mut whole, fraction) = (abs / 100, (abs % 100) as u16 * 100);
+        let mut groups = Vec::with_capacity(6);
+        while whole > 0 {
+            groups.push((whole % 10_000) as u16);
+            whole /= 10_000;
+        }
+        groups.reverse();
+        let weight = groups.len() as i16 - 1;
+        if fraction > 0 {
+            groups.push(fraction);
+        }
+        // Leading zeros cannot occur; drop trailing zero groups as Postgres does.
+        while groups.last() == Some(&0) {
+            groups.pop();
+        }
+        out.put_u16(groups.len() as u16);
+        out.put_i16(if groups.is_empty() { 0 } else { weight });
+        out.put_u16(if self.0 < 0 { 0x4000 } else { 0 });
+        out.put_u16(2);
+        for group in groups {
+            out.put_u16(group);
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+
+    to_sql_checked!();
+}
+
+/// The distinct values of a key column, sorted: what a fact file references in one dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keys {
+    Int(Vec<i32>),
+    Date(Vec<NaiveDate>),
+}
+
+impl Keys {
+    pub fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Keys::Int(v) => v,
+            Keys::Date(v) => v,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Keys::Int(v) => v.len(),
+            Keys::Date(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The distinct non-null values of each of `columns` (integer or date columns) in the file at
+/// `key`, read with only those columns decoded. The file was opened with [`open`] before, so
+/// its schema is the catalog's.
+pub fn distinct_keys(
+    key: &str,
+    bytes: Bytes,
+    table: &WarehouseTable,
+    columns: &[&str],
+) -> Result<Vec<Keys>, LoadError> {
+    let bad = |reason: String| LoadError::BadParquet {
+        key: key.to_owned(),
+        reason,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| bad(format!("cannot read: {e}")))?;
+    let mut ints = vec![std::collections::BTreeSet::new(); columns.len()];
+    let mut dates = vec![std::collections::BTreeSet::new(); columns.len()];
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(e.to_string()))?;
+        for (i, column) in columns.iter().enumerate() {
+            let array = batch
+                .column_by_name(column)
+                .ok_or_else(|| bad(format!("column {column} vanished")))?;
+            match table.column(column).map(|c| c.ty) {
+                Some(WarehouseType::Int) => {
+                    ints[i].extend(array.as_primitive::<Int32Type>().iter().flatten())
+                }
+                Some(WarehouseType::Date) => {
+                    dates[i].extend(array.as_primitive::<Date32Type>().iter().flatten())
+                }
+                _ => return Err(bad(format!("{column} is not an integer or date key"))),
+            }
+        }
+    }
+    Ok(columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| match table.column(column).map(|c| c.ty) {
+            Some(WarehouseType::Date) => Keys::Date(
+                dates[i]
+                    .iter()
+                    .map(|d| epoch() + chrono::Duration::days(i64::from(*d)))
+                    .collect(),
+            ),
+            _ => Keys::Int(ints[i].iter().copied().collect()),
+        })
+        .collect())
+}
+
 /// The value at `row`; the array's type was checked against the catalog when the file opened.
 fn value(ty: WarehouseType, array: &dyn Array, row: usize) -> Value<'_> {
     let valid = array.is_valid(row);
@@ -167,13 +296,39 @@ fn value(ty: WarehouseType, array: &dyn Array, row: usize) -> Value<'_> {
             let micros = array.as_primitive::<Time64MicrosecondType>().value(row);
             NaiveTime::MIN + chrono::Duration::microseconds(micros)
         })),
-        WarehouseType::Money => Value::Cents(valid.then(|| {
+        WarehouseType::Money => Value::Money(valid.then(|| {
             // Decimal128(10,2) holds at most 10 digits: always within i64.
-            array.as_primitive::<Decimal128Type>().value(row) as i64
+            Cents(array.as_primitive::<Decimal128Type>().value(row) as i64)
         })),
         WarehouseType::Version => Value::Version(valid.then(|| {
             let micros = array.as_primitive::<TimestampMicrosecondType>().value(row);
             DateTime::from_timestamp_micros(micros).unwrap_or_default()
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numeric(cents: i64) -> Vec<u16> {
+        let mut out = BytesMut::new();
+        Cents(cents).to_sql(&Type::NUMERIC, &mut out).unwrap();
+        out.chunks(2)
+            .map(|w| u16::from_be_bytes([w[0], w[1]]))
+            .collect()
+    }
+
+    #[test]
+    fn cents_are_sent_as_the_numeric_postgres_would_send() {
+        // ndigits, weight, sign, dscale, digits (base 10000, most significant first).
+        assert_eq!(numeric(0), [0, 0, 0, 2]);
+        assert_eq!(numeric(1), [1, 0xFFFF, 0, 2, 100]);
+        assert_eq!(numeric(-1), [1, 0xFFFF, 0x4000, 2, 100]);
+        assert_eq!(numeric(1250), [2, 0, 0, 2, 12, 5000]);
+        assert_eq!(numeric(1200), [1, 0, 0, 2, 12]);
+        assert_eq!(numeric(9_999_999_999), [3, 1, 0, 2, 9999, 9999, 9900]);
+        assert_eq!(numeric(100_000_000), [1, 1, 0, 2, 100]);
+        assert_eq!(numeric(1_000_001), [3, 1, 0, 2, 1, 0, 100]);
     }
 }

@@ -1,20 +1,12 @@
 //! The SQL load sends, generated from the warehouse catalog. Pure functions, unit-tested.
 //!
-//! Per table: a temporary staging table, a binary COPY into it, and one set-based statement.
-//! Money is staged as integer cents (exactly what the Parquet Decimal128(10,2) holds) and turned
-//! into numeric by the merge, so no value passes through a float or a text rendering.
+//! Per table: a binary COPY straight into the target where the run's rows are new, otherwise
+//! into a temporary staging table and one set-based merge. Per foreign key of a fact: inferred
+//! members and the references' check, for the keys the fact file holds (sent as one array).
 
 use etl_contract::warehouse::{
     DIMENSION_VERSION, ForeignKey, TableKind, WarehouseTable, WarehouseType, warehouse_table,
 };
-
-/// The Postgres type a column has in staging.
-fn stage_type(ty: WarehouseType) -> &'static str {
-    match ty {
-        WarehouseType::Money => "bigint",
-        other => other.sql(),
-    }
-}
 
 pub fn stage_name(table: &WarehouseTable) -> String {
     format!("stage_{}", table.name)
@@ -25,7 +17,7 @@ pub fn create_stage(table: &WarehouseTable) -> String {
     let columns: Vec<String> = table
         .columns
         .iter()
-        .map(|c| format!("{} {}", c.name, stage_type(c.ty)))
+        .map(|c| format!("{} {}", c.name, c.ty.sql()))
         .collect();
     format!(
         "CREATE TEMP TABLE {} ({}) ON COMMIT DROP",
@@ -34,10 +26,15 @@ pub fn create_stage(table: &WarehouseTable) -> String {
     )
 }
 
-pub fn copy_stage(table: &WarehouseTable) -> String {
+/// Dropped after its merge, so a table with several files in one run stages each in turn.
+pub fn drop_stage(table: &WarehouseTable) -> String {
+    format!("DROP TABLE {}", stage_name(table))
+}
+
+/// The binary COPY of the table's columns into `into` (the table itself, or its stage).
+pub fn copy_into(table: &WarehouseTable, into: &str) -> String {
     format!(
-        "COPY {} ({}) FROM STDIN (FORMAT binary)",
-        stage_name(table),
+        "COPY {into} ({}) FROM STDIN (FORMAT binary)",
         column_list(table)
     )
 }
@@ -51,22 +48,12 @@ fn column_list(table: &WarehouseTable) -> String {
         .join(", ")
 }
 
-/// A staged column as the target type expects it.
-fn staged_value(name: &str, ty: WarehouseType) -> String {
-    match ty {
-        WarehouseType::Money => format!("(s.{name}::numeric / 100)"),
-        _ => format!("s.{name}"),
-    }
-}
-
-/// Inserts every staged row, with no conflict handling: what a merge comes to when none of the
-/// run's keys (versions, for facts) is stored yet, and cheaper (`load::run::merge` tries it
-/// first and falls back to [`merge`] on a unique violation).
-pub fn insert(table: &WarehouseTable) -> String {
+/// Inserts every staged row, with no conflict handling: the head of [`merge`].
+fn insert(table: &WarehouseTable) -> String {
     let values: Vec<String> = table
         .columns
         .iter()
-        .map(|c| staged_value(c.name, c.ty))
+        .map(|c| format!("s.{}", c.name))
         .collect();
     format!(
         "INSERT INTO {t} ({cols}) SELECT {values} FROM {stage} s",
@@ -77,8 +64,8 @@ pub fn insert(table: &WarehouseTable) -> String {
     )
 }
 
-/// Whether a run's rows of `table` are mostly new, so [`insert`] is worth trying before
-/// [`merge`]: facts (every version is new, but for the lookback's re-reads) and versioned
+/// Whether a run's rows of `table` are mostly new, so a COPY straight into the table is worth
+/// trying before staging and [`merge`]: facts (every version is new, but for the lookback's re-reads) and versioned
 /// dimensions. The calendar is not: every run repeats dates earlier runs stored.
 pub fn mostly_new(table: &WarehouseTable) -> bool {
     table.kind == TableKind::Fact || table.column(DIMENSION_VERSION).is_some()
@@ -119,18 +106,25 @@ pub fn merge(table: &WarehouseTable) -> String {
     }
 }
 
-/// Inserts an inferred member for every key a staged fact references that its dimension does
-/// not hold yet (a fact whose dimension row arrives in a later run, e.g. when runs are loaded
-/// out of order). Placeholders carry the oldest possible version, so the real row replaces them
-/// when it arrives; calendar rows are computed, not placeholders.
+/// The array type of a dimension's keys, as the fact file's keys are sent.
+fn key_array(dimension: &WarehouseTable) -> String {
+    let ty = dimension
+        .column(dimension.key)
+        .map(|c| c.ty.sql())
+        .unwrap_or("integer");
+    format!("$1::{ty}[]")
+}
+
+/// Inserts an inferred member for every key of `$1` (the keys a fact file references) that the
+/// dimension does not hold yet (a fact whose dimension row arrives in a later run, e.g. when runs
+/// are loaded out of order). Placeholders carry the oldest possible version, so the real row
+/// replaces them when it arrives; calendar rows are computed, not placeholders.
 pub fn inferred_members(fk: &ForeignKey) -> Option<String> {
     let dimension = warehouse_table(fk.dimension)?;
-    let fact = warehouse_table(fk.fact)?;
     let source = format!(
-        "SELECT DISTINCT s.{col} AS k FROM {stage} s \
-         WHERE NOT EXISTS (SELECT 1 FROM {dim} d WHERE d.{key} = s.{col})",
-        col = fk.column,
-        stage = stage_name(fact),
+        "SELECT u.k FROM unnest({keys}) AS u(k) \
+         WHERE NOT EXISTS (SELECT 1 FROM {dim} d WHERE d.{key} = u.k)",
+        keys = key_array(dimension),
         dim = dimension.name,
         key = dimension.key,
     );
@@ -171,24 +165,33 @@ pub fn inferred_members(fk: &ForeignKey) -> Option<String> {
     ))
 }
 
-/// A foreign key's trigger work, set-based and in one statement: takes the lock the trigger
-/// takes row by row (`FOR KEY SHARE`) on every dimension row the staged facts reference, so no
-/// concurrent transaction can delete or re-key one before the load commits, and returns the
-/// first staged reference that has no such row (none, after the inferred members).
-pub fn lock_and_check_references(fk: &ForeignKey) -> Option<String> {
+/// A foreign key's trigger work, set-based: takes the lock the trigger takes row by row
+/// (`FOR KEY SHARE`) on every dimension row of the keys `$1` (the distinct keys the fact file
+/// references), so no concurrent transaction can delete or re-key one before the load commits,
+/// and counts them: fewer rows than keys means a reference without a dimension row (none,
+/// after the inferred members), which [`missing_reference`] then names. A count, not an anti
+/// join against the locked rows: the planner cannot size `unnest($1)` and chose a nested loop,
+/// quadratic in the keys (30,000 transaction ids: 68 s against 0.05 s).
+pub fn lock_references(fk: &ForeignKey) -> Option<String> {
     let dimension = warehouse_table(fk.dimension)?;
-    let fact = warehouse_table(fk.fact)?;
     Some(format!(
-        "WITH refs AS MATERIALIZED (SELECT DISTINCT s.{col} AS k FROM {stage} s \
-         WHERE s.{col} IS NOT NULL), \
-         locked AS MATERIALIZED (SELECT d.{key} AS k FROM {dim} d \
-         WHERE d.{key} IN (SELECT k FROM refs) FOR KEY SHARE OF d) \
-         SELECT r.k::text FROM refs r WHERE NOT EXISTS (SELECT 1 FROM locked l WHERE l.k = r.k) \
-         LIMIT 1",
+        "SELECT count(*) FROM (SELECT 1 FROM {dim} d WHERE d.{key} = ANY({keys}) \
+         FOR KEY SHARE OF d) locked",
         dim = dimension.name,
         key = dimension.key,
-        col = fk.column,
-        stage = stage_name(fact),
+        keys = key_array(dimension),
+    ))
+}
+
+/// The first key of `$1` without a row in the foreign key's dimension.
+pub fn missing_reference(fk: &ForeignKey) -> Option<String> {
+    let dimension = warehouse_table(fk.dimension)?;
+    Some(format!(
+        "SELECT u.k::text FROM unnest({keys}) AS u(k) \
+         WHERE NOT EXISTS (SELECT 1 FROM {dim} d WHERE d.{key} = u.k) LIMIT 1",
+        dim = dimension.name,
+        key = dimension.key,
+        keys = key_array(dimension),
     ))
 }
 
@@ -198,17 +201,12 @@ mod tests {
     use etl_contract::warehouse::FOREIGN_KEYS;
 
     #[test]
-    fn the_plain_insert_is_the_merge_without_its_conflict_clause() {
+    fn the_direct_copy_is_the_staging_copy_into_the_table() {
         for table in &etl_contract::warehouse::WAREHOUSE_TABLES {
-            let merge = merge(table);
-            let insert = insert(table);
-            assert!(merge.starts_with(&insert), "{merge}");
-            assert!(
-                merge[insert.len()..]
-                    .trim_start()
-                    .starts_with("ON CONFLICT")
-            );
-            assert!(!insert.contains("ON CONFLICT"));
+            let direct = copy_into(table, table.name);
+            let staged = copy_into(table, &stage_name(table));
+            assert_eq!(direct.replacen(table.name, &stage_name(table), 1), staged);
+            assert!(merge(table).starts_with(&format!("INSERT INTO {} (", table.name)));
         }
         assert!(!mostly_new(warehouse_table("dim_date").unwrap()));
         assert!(mostly_new(warehouse_table("dim_staff").unwrap()));
@@ -222,7 +220,7 @@ mod tests {
             sql.starts_with("INSERT INTO fact_payment (payment_id, created_date"),
             "{sql}"
         );
-        assert!(sql.contains("(s.payment_amount::numeric / 100)"), "{sql}");
+        assert!(sql.contains("s.payment_amount, "), "{sql}");
         assert!(sql.ends_with(
             "ON CONFLICT (payment_id, last_updated_date, last_updated_time) DO NOTHING"
         ));
@@ -249,23 +247,29 @@ mod tests {
             .iter()
             .find(|f| f.fact == "fact_payment" && f.column == "transaction_id")
             .unwrap();
-        let sql = lock_and_check_references(fk).unwrap();
+        let sql = lock_references(fk).unwrap();
         assert!(
-            sql.contains("SELECT DISTINCT s.transaction_id AS k FROM stage_fact_payment s WHERE s.transaction_id IS NOT NULL"),
+            sql.contains("FROM dim_transaction d WHERE d.transaction_id = ANY($1::integer[]) FOR KEY SHARE OF d"),
             "{sql}"
         );
+        let sql = missing_reference(fk).unwrap();
+        assert!(sql.contains("FROM unnest($1::integer[]) AS u(k)"), "{sql}");
         assert!(
-            sql.contains("FROM dim_transaction d WHERE d.transaction_id IN (SELECT k FROM refs) FOR KEY SHARE OF d"),
+            sql.ends_with("WHERE d.transaction_id = u.k) LIMIT 1"),
             "{sql}"
         );
-        assert!(sql.ends_with("WHERE l.k = r.k) LIMIT 1"), "{sql}");
+        let fk = FOREIGN_KEYS
+            .iter()
+            .find(|f| f.dimension == "dim_date")
+            .unwrap();
+        assert!(lock_references(fk).unwrap().contains("$1::date[]"));
     }
 
     #[test]
     fn every_foreign_key_has_an_inferred_member_statement() {
         for fk in &FOREIGN_KEYS {
             let sql = inferred_members(fk).unwrap();
-            assert!(sql.contains(&format!("s.{}", fk.column)), "{sql}");
+            assert!(sql.contains("FROM unnest($1::"), "{sql}");
             assert!(
                 !sql.contains("NULL::"),
                 "a NOT NULL column got a NULL placeholder: {sql}"

@@ -134,7 +134,7 @@ fault_points! {
     transform_after_a_snapshot => "transform::after_snapshot",
     transform_before_the_manifest => "transform::before_manifest",
     transform_after_the_manifest => "transform::after_manifest",
-    load_between_staging_and_merge => "load::between_staging_and_merge",
+    load_between_tables => "load::between_tables",
     load_before_commit => "load::before_commit",
     load_after_commit => "load::after_commit",
 }

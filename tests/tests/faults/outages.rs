@@ -106,9 +106,9 @@ async fn the_warehouse_restarting_during_load() {
     let mut client = connect(&p.warehouse.url).await;
     let runs = load::pending_loads(&client, &p.processed).await.unwrap();
     assert!(!runs.is_empty(), "runs to load");
-    let happened = outage_at("load::between_staging_and_merge", &p);
+    let happened = outage_at("load::between_tables", &p);
     let result = load::load_run(&mut client, &p.processed, &runs[0]).await;
-    fail::remove("load::between_staging_and_merge");
+    fail::remove("load::between_tables");
     assert!(happened.load(Ordering::SeqCst), "the outage never happened");
     let error = result.expect_err("load cannot merge without its database");
     assert_eq!(error.kind(), ErrorKind::Retryable, "{error}");

@@ -394,7 +394,7 @@ async fn backend_running(admin: &tokio_postgres::Client, pattern: &str) -> i32 {
 }
 
 #[tokio::test]
-async fn a_load_killed_mid_copy_or_mid_merge_leaves_nothing_and_the_retry_succeeds() {
+async fn a_load_killed_mid_copy_or_waiting_for_a_lock_leaves_nothing_and_the_retry_succeeds() {
     let p = Pipeline::new("l_kill", spec(20_000, 35)).await;
     p.extract().await;
     let run_id = p.transform().await[0].run_id.clone();
@@ -404,12 +404,13 @@ async fn a_load_killed_mid_copy_or_mid_merge_leaves_nothing_and_the_retry_succee
         migrate(&mut wh).await.unwrap();
     }
 
-    // Mid-COPY: terminate the loading backend while it streams the biggest staging table.
+    // Mid-COPY: terminate the loading backend while it streams the biggest table (new rows:
+    // straight into it).
     let mut loader = p.warehouse.connect().await;
     let processed = &p.processed;
     let load = load_run(&mut loader, processed, &run_id);
     let kill = async {
-        let pid = backend_running(&admin, "COPY stage_fact_payment%").await;
+        let pid = backend_running(&admin, "COPY fact_payment %").await;
         admin
             .execute("SELECT pg_terminate_backend($1)", &[&pid])
             .await
@@ -420,7 +421,7 @@ async fn a_load_killed_mid_copy_or_mid_merge_leaves_nothing_and_the_retry_succee
     let visible: i64 = scalar(&admin, "SELECT (SELECT count(*) FROM etl_load_ledger) + (SELECT count(*) FROM dim_date) + (SELECT count(*) FROM fact_payment)").await;
     assert_eq!(visible, 0, "nothing of the killed run is visible");
 
-    // Mid-merge: hold a lock the fact merge needs, kill the load while it waits for it.
+    // Hold a lock the fact COPY needs, kill the load while it waits for it.
     let mut locker = p.warehouse.connect().await;
     let lock = locker.transaction().await.unwrap();
     lock.batch_execute("LOCK TABLE fact_payment IN SHARE MODE")
@@ -429,7 +430,7 @@ async fn a_load_killed_mid_copy_or_mid_merge_leaves_nothing_and_the_retry_succee
     let mut loader = p.warehouse.connect().await;
     let load = load_run(&mut loader, processed, &run_id);
     let kill = async {
-        let pid = backend_running(&admin, "INSERT INTO fact_payment %").await;
+        let pid = backend_running(&admin, "COPY fact_payment %").await;
         admin
             .execute("SELECT pg_terminate_backend($1)", &[&pid])
             .await
