@@ -223,6 +223,36 @@ impl Keys {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// These keys and `other`'s, sorted and distinct.
+    pub fn union(self, other: Keys) -> Keys {
+        fn merged<T: Ord>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
+            a.extend(b);
+            a.sort_unstable();
+            a.dedup();
+            a
+        }
+        match (self, other) {
+            (Keys::Int(a), Keys::Int(b)) => Keys::Int(merged(a, b)),
+            (Keys::Date(a), Keys::Date(b)) => Keys::Date(merged(a, b)),
+            (a, _) => a,
+        }
+    }
+
+    /// These keys but those in `other` (of another type: all of these).
+    pub fn without(&self, other: Option<&Keys>) -> Keys {
+        fn difference<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
+            a.iter()
+                .copied()
+                .filter(|k| b.binary_search(k).is_err())
+                .collect()
+        }
+        match (self, other) {
+            (Keys::Int(a), Some(Keys::Int(b))) => Keys::Int(difference(a, b)),
+            (Keys::Date(a), Some(Keys::Date(b))) => Keys::Date(difference(a, b)),
+            (keys, _) => keys.clone(),
+        }
+    }
 }
 
 /// The distinct non-null values of each of `columns` (integer or date columns) in the file at
@@ -317,6 +347,19 @@ mod tests {
         out.chunks(2)
             .map(|w| u16::from_be_bytes([w[0], w[1]]))
             .collect()
+    }
+
+    #[test]
+    fn keys_combine_as_sorted_sets() {
+        let keys = Keys::Int(vec![1, 3, 5]).union(Keys::Int(vec![2, 3]));
+        assert_eq!(keys, Keys::Int(vec![1, 2, 3, 5]));
+        assert_eq!(
+            keys.without(Some(&Keys::Int(vec![3, 4, 5]))),
+            Keys::Int(vec![1, 2])
+        );
+        assert_eq!(keys.without(None), keys);
+        let day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        assert_eq!(keys.without(Some(&Keys::Date(vec![day]))), keys);
     }
 
     #[test]
