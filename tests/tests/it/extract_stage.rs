@@ -669,6 +669,55 @@ async fn schema_drift_fails_naming_table_and_column_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_value_the_contract_cannot_carry_fails_naming_table_key_and_column_and_commits_nothing() {
+    let (db, _) = seeded("x_infinite", spec(100, 12)).await;
+    let client = db.connect().await;
+    let (_dir, store) = temp_store();
+    run_extract(&db.url, &store, &extract_options())
+        .await
+        .unwrap();
+    let watermark = watermark_to(&store).await;
+    let runs_before = manifests(&store).await.len();
+    client
+        .batch_execute(
+            "UPDATE address SET created_at = 'infinity', \
+                                last_updated = now() AT TIME ZONE 'UTC' WHERE address_id = 7",
+        )
+        .await
+        .unwrap();
+    let err = run_extract(&db.url, &store, &extract_options())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExtractError::Encode { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "source row address 7: column created_at is an infinite timestamp, which the \
+             contract cannot carry; the run holding it was not committed"
+        ),
+        "{message}"
+    );
+    assert_eq!(watermark_to(&store).await, watermark);
+    assert_eq!(manifests(&store).await.len(), runs_before);
+
+    // Fixed in the source, the row lands with the next run.
+    client
+        .batch_execute("UPDATE address SET created_at = '2024-01-01' WHERE address_id = 7")
+        .await
+        .unwrap();
+    run_extract(&db.url, &store, &extract_options())
+        .await
+        .unwrap();
+    assert!(watermark_to(&store).await > watermark);
+    let landed_versions = landed(&store)
+        .await
+        .iter()
+        .filter(|r| r.table == "address" && r.row["address_id"] == 7)
+        .count();
+    assert_eq!(landed_versions, 2, "the seeded row, then the fixed one");
+}
+
+#[tokio::test]
 async fn an_unreachable_source_fails_within_the_timeout_with_one_clear_line() {
     // A server that accepts connections and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
