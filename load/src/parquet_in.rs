@@ -40,12 +40,7 @@ pub fn open(
     bytes: Bytes,
     table: &WarehouseTable,
 ) -> Result<(ParquetRecordBatchReader, u64), LoadError> {
-    let bad = |reason: String| LoadError::BadParquet {
-        key: key.to_owned(),
-        reason,
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let builder = reader_of(key, bytes)?;
     let rows = builder.metadata().file_metadata().num_rows() as u64;
     let schema = builder.schema().clone();
     for column in table.columns {
@@ -83,10 +78,23 @@ pub fn open(
             reason: format!("is not a column of {}", table.name),
         });
     }
-    let reader = builder
-        .build()
-        .map_err(|e| bad(format!("cannot read: {e}")))?;
+    let reader = builder.build().map_err(|e| bad_parquet(key, e))?;
     Ok((reader, rows))
+}
+
+fn bad_parquet(key: &str, e: impl std::fmt::Display) -> LoadError {
+    LoadError::BadParquet {
+        key: key.to_owned(),
+        reason: format!("cannot read: {e}"),
+    }
+}
+
+/// The reader of the file at `key`, before any column is decoded.
+fn reader_of(key: &str, bytes: Bytes) -> Result<ParquetRecordBatchReaderBuilder<Bytes>, LoadError> {
+    ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| LoadError::BadParquet {
+        key: key.to_owned(),
+        reason: format!("not a readable Parquet file: {e}"),
+    })
 }
 
 /// One staged value; borrows text from the batch.
@@ -226,16 +234,29 @@ impl Keys {
 
     /// These keys and `other`'s, sorted and distinct.
     pub fn union(self, other: Keys) -> Keys {
-        fn merged<T: Ord>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
-            a.extend(b);
-            a.sort_unstable();
-            a.dedup();
-            a
-        }
         match (self, other) {
-            (Keys::Int(a), Keys::Int(b)) => Keys::Int(merged(a, b)),
-            (Keys::Date(a), Keys::Date(b)) => Keys::Date(merged(a, b)),
+            (Keys::Int(mut a), Keys::Int(b)) => {
+                a.extend(b);
+                Keys::Int(a).sorted()
+            }
+            (Keys::Date(mut a), Keys::Date(b)) => {
+                a.extend(b);
+                Keys::Date(a).sorted()
+            }
             (a, _) => a,
+        }
+    }
+
+    /// Sorted and distinct, as every `Keys` this module hands out.
+    fn sorted(self) -> Keys {
+        fn set<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        match self {
+            Keys::Int(v) => Keys::Int(set(v)),
+            Keys::Date(v) => Keys::Date(set(v)),
         }
     }
 
@@ -268,45 +289,44 @@ pub fn distinct_keys(
         key: key.to_owned(),
         reason,
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let mut keys: Vec<Keys> = columns
+        .iter()
+        .map(|column| match table.column(column).map(|c| c.ty) {
+            Some(WarehouseType::Int) => Ok(Keys::Int(Vec::new())),
+            Some(WarehouseType::Date) => Ok(Keys::Date(Vec::new())),
+            _ => Err(bad(format!("{column} is not an integer or date key"))),
+        })
+        .collect::<Result<_, _>>()?;
+    let builder = reader_of(key, bytes)?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
     let reader = builder
         .with_projection(mask)
         .build()
-        .map_err(|e| bad(format!("cannot read: {e}")))?;
-    let mut ints = vec![std::collections::BTreeSet::new(); columns.len()];
-    let mut dates = vec![std::collections::BTreeSet::new(); columns.len()];
+        .map_err(|e| bad_parquet(key, e))?;
     for batch in reader {
         let batch = batch.map_err(|e| bad(e.to_string()))?;
-        for (i, column) in columns.iter().enumerate() {
+        for (column, keys) in columns.iter().zip(&mut keys) {
             let array = batch
                 .column_by_name(column)
                 .ok_or_else(|| bad(format!("column {column} vanished")))?;
-            match table.column(column).map(|c| c.ty) {
-                Some(WarehouseType::Int) => {
-                    ints[i].extend(array.as_primitive::<Int32Type>().iter().flatten())
-                }
-                Some(WarehouseType::Date) => {
-                    dates[i].extend(array.as_primitive::<Date32Type>().iter().flatten())
-                }
-                _ => return Err(bad(format!("{column} is not an integer or date key"))),
+            match keys {
+                Keys::Int(v) => v.extend(array.as_primitive::<Int32Type>().iter().flatten()),
+                Keys::Date(v) => v.extend(
+                    array
+                        .as_primitive::<Date32Type>()
+                        .iter()
+                        .flatten()
+                        .map(date_of_days),
+                ),
             }
         }
     }
-    Ok(columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| match table.column(column).map(|c| c.ty) {
-            Some(WarehouseType::Date) => Keys::Date(
-                dates[i]
-                    .iter()
-                    .map(|d| epoch() + chrono::Duration::days(i64::from(*d)))
-                    .collect(),
-            ),
-            _ => Keys::Int(ints[i].iter().copied().collect()),
-        })
-        .collect())
+    Ok(keys.into_iter().map(Keys::sorted).collect())
+}
+
+/// A Date32 value: days since 1970-01-01.
+fn date_of_days(days: i32) -> NaiveDate {
+    epoch() + chrono::Duration::days(i64::from(days))
 }
 
 /// The value at `row`; the array's type was checked against the catalog when the file opened.
@@ -318,10 +338,9 @@ fn value(ty: WarehouseType, array: &dyn Array, row: usize) -> Value<'_> {
         }
         WarehouseType::Text => Value::Text(valid.then(|| array.as_string::<i32>().value(row))),
         WarehouseType::Bool => Value::Bool(valid.then(|| array.as_boolean().value(row))),
-        WarehouseType::Date => Value::Date(valid.then(|| {
-            epoch()
-                + chrono::Duration::days(i64::from(array.as_primitive::<Date32Type>().value(row)))
-        })),
+        WarehouseType::Date => {
+            Value::Date(valid.then(|| date_of_days(array.as_primitive::<Date32Type>().value(row))))
+        }
         WarehouseType::Time => Value::Time(valid.then(|| {
             let micros = array.as_primitive::<Time64MicrosecondType>().value(row);
             NaiveTime::MIN + chrono::Duration::microseconds(micros)
