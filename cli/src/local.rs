@@ -188,6 +188,19 @@ impl Local {
         Ok(extract::source::connect(&url, self.config.connect_timeout).await?)
     }
 
+    /// One extract invocation: the coordinator's connection and its readers' from one URL.
+    async fn extract(&self, options: &ExtractOptions) -> anyhow::Result<ExtractOutcome> {
+        let url = self.url(self.config.source()?).await?;
+        let source = extract::Source {
+            url: &url,
+            timeout: self.config.connect_timeout,
+        };
+        let mut client = source.connect().await?;
+        extract::extract(&mut client, &source, self.landing.as_ref(), options)
+            .await
+            .context("extract failed")
+    }
+
     /// A warehouse connection with the migrations applied.
     pub async fn warehouse(&self) -> anyhow::Result<Client> {
         let url = self.url(self.config.warehouse()?).await?;
@@ -211,6 +224,7 @@ impl Local {
         ExtractOptions {
             row_budget: self.config.row_budget,
             lookback: self.config.lookback,
+            readers: self.config.source_readers,
             ..ExtractOptions::new(&SOURCE_TABLES)
         }
     }
@@ -243,11 +257,7 @@ impl Local {
         let mut cycle = Cycle::default();
         if stages.extract() {
             let progress = Progress::start("extracting changed rows");
-            let mut source = self.source().await?;
-            let outcome =
-                extract::extract(&mut source, self.landing.as_ref(), &self.extract_options())
-                    .await
-                    .context("extract failed");
+            let outcome = self.extract(&self.extract_options()).await;
             progress.finish();
             let outcome = outcome?;
             extract::future::alert_future_rows(&outcome, self.alerts()).await;
@@ -318,14 +328,11 @@ impl Local {
 
         let extracting = async move {
             let outcome = async {
-                let mut source = self.source().await?;
                 let options = ExtractOptions {
                     committed: Some(committed),
                     ..self.extract_options()
                 };
-                extract::extract(&mut source, self.landing.as_ref(), &options)
-                    .await
-                    .context("extract failed")
+                self.extract(&options).await
             }
             .await;
             // The options, and with them the sender, are gone: transform finishes the queue.

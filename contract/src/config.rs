@@ -18,11 +18,12 @@ pub const ALERT_TOPIC_ARN: &str = "ETL_ALERT_TOPIC_ARN";
 pub const ROW_BUDGET: &str = "ETL_ROW_BUDGET";
 pub const LOOKBACK_SECS: &str = "ETL_LOOKBACK_SECS";
 pub const CONNECT_TIMEOUT_SECS: &str = "ETL_CONNECT_TIMEOUT_SECS";
+pub const SOURCE_READERS: &str = "ETL_SOURCE_READERS";
 pub const INBOX: &str = "ETL_INBOX";
 pub const NOTIFY_TOPIC_ARN: &str = "ETL_NOTIFY_TOPIC_ARN";
 
 /// Every variable the pipeline reads, for documentation and for the Terraform drift test.
-pub const ALL_VARIABLES: [&str; 12] = [
+pub const ALL_VARIABLES: [&str; 13] = [
     SOURCE_URL,
     SOURCE_SECRET_ARN,
     WAREHOUSE_URL,
@@ -33,6 +34,7 @@ pub const ALL_VARIABLES: [&str; 12] = [
     ROW_BUDGET,
     LOOKBACK_SECS,
     CONNECT_TIMEOUT_SECS,
+    SOURCE_READERS,
     INBOX,
     NOTIFY_TOPIC_ARN,
 ];
@@ -43,6 +45,10 @@ pub const DEFAULT_ROW_BUDGET: u64 = 100_000;
 pub const DEFAULT_LOOKBACK_SECS: u64 = 0;
 /// How long a database connection attempt may take before the run fails.
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Connections extract reads the source's tables through, besides the one holding the
+/// snapshot, when `ETL_SOURCE_READERS` is not set: the big tables' sorts split over two server
+/// processes, the most a two-core source gains from.
+pub const DEFAULT_SOURCE_READERS: u64 = 2;
 
 /// Where a database is: a URL for local runs and tests, or a Secrets Manager secret in the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +108,8 @@ pub struct Config {
     pub row_budget: u64,
     pub lookback: Duration,
     pub connect_timeout: Duration,
+    /// Extract's reader connections (`ETL_SOURCE_READERS`, at least 1).
+    pub source_readers: usize,
 }
 
 impl Config {
@@ -152,6 +160,7 @@ impl Config {
                 DEFAULT_CONNECT_TIMEOUT_SECS,
                 1,
             )?),
+            source_readers: number(SOURCE_READERS, DEFAULT_SOURCE_READERS, 1)? as usize,
         })
     }
 
@@ -190,6 +199,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.row_budget, DEFAULT_ROW_BUDGET);
         assert_eq!(c.lookback, Duration::from_secs(DEFAULT_LOOKBACK_SECS));
+        assert_eq!(c.source_readers, DEFAULT_SOURCE_READERS as usize);
         let err = c.source().unwrap_err().to_string();
         assert!(err.contains("ETL_SOURCE_URL"), "{err}");
     }
@@ -224,6 +234,9 @@ mod tests {
             "{err}"
         );
         assert!(config(&[(ROW_BUDGET, "0")]).is_err());
+        let err = config(&[(SOURCE_READERS, "0")]).unwrap_err().to_string();
+        assert!(err.contains("ETL_SOURCE_READERS"), "{err}");
+        assert_eq!(config(&[(SOURCE_READERS, "4")]).unwrap().source_readers, 4);
     }
 
     #[test]

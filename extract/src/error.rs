@@ -42,6 +42,16 @@ pub enum ExtractError {
         column: &'static str,
         reason: String,
     },
+    #[error(
+        "a reader of source table {table} stopped before the end of its window without saying \
+         why; nothing of the unfinished run was committed: run extract again"
+    )]
+    ReaderLost { table: &'static str },
+    #[error(
+        "the upload of {key} to the landing store stopped without saying why; nothing of the \
+         unfinished run was committed: run extract again"
+    )]
+    UploadsStopped { key: String },
     #[error(transparent)]
     Watermark(#[from] WatermarkError),
     #[error(
@@ -68,6 +78,11 @@ impl Classify for ExtractError {
             | ExtractError::ManifestExists { .. }
             | ExtractError::Encode { .. } => Disposition::Fail,
             ExtractError::Store { source, .. } => source.disposition(),
+            // A reader task or the uploads that ended without an error of their own (it panicked, or the
+            // runtime is shutting down): nothing was committed, and another try starts over.
+            ExtractError::ReaderLost { .. } | ExtractError::UploadsStopped { .. } => {
+                Disposition::RetryRunLater
+            }
             ExtractError::Watermark(e) => e.disposition(),
         }
     }

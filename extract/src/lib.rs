@@ -15,6 +15,7 @@ pub mod error;
 pub mod future;
 pub mod horizon;
 pub mod parts;
+mod readers;
 pub mod run;
 pub mod source;
 pub mod sql;
@@ -22,3 +23,4 @@ pub mod tie;
 
 pub use error::ExtractError;
 pub use run::{ExtractOptions, ExtractOutcome, RunSummary, Stop, extract};
+pub use source::Source;

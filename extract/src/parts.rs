@@ -1,12 +1,89 @@
 //! NDJSON part files of bounded size: a run's rows are written as they stream in, so memory
-//! holds at most one part per table, whatever the size of the table.
+//! holds at most one part per table being filled and [`QUEUED_PARTS`] + 1 on their way to the
+//! store, whatever the size of the table.
+//!
+//! A full part is queued to [`upload`], which writes parts in order while the merge encodes
+//! the next rows: a store write (an S3 PUT, a synced local file) no longer stops the reading.
+//! A run's manifest is written only after [`Uploads::written`] says every part queued before
+//! it is in the store.
 
 use bytes::Bytes;
 use etl_adapters::store::ObjectStore;
 use etl_contract::layout::{RunId, landing_part_key};
 use etl_contract::manifest::{Part, TableFiles};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ExtractError;
+
+/// Parts that may wait for the store while the merge goes on.
+pub const QUEUED_PARTS: usize = 2;
+
+/// What the merge asks of [`upload`].
+pub enum Upload {
+    Put {
+        key: String,
+        bytes: Bytes,
+    },
+    /// Answered once everything queued before it is written.
+    Written(oneshot::Sender<()>),
+}
+
+/// The merge's end of the upload queue.
+pub struct Uploads {
+    queue: mpsc::Sender<Upload>,
+}
+
+/// A queue of [`QUEUED_PARTS`] parts: the merge's end, and the receiver [`upload`] drains.
+pub fn uploads() -> (Uploads, mpsc::Receiver<Upload>) {
+    let (queue, receiver) = mpsc::channel(QUEUED_PARTS);
+    (Uploads { queue }, receiver)
+}
+
+impl Uploads {
+    async fn put(&self, key: String, bytes: Bytes) -> Result<(), ExtractError> {
+        let stopped = ExtractError::UploadsStopped { key: key.clone() };
+        self.queue
+            .send(Upload::Put { key, bytes })
+            .await
+            .map_err(|_| stopped)
+    }
+
+    /// Waits until every part queued so far is in the store.
+    pub async fn written(&self) -> Result<(), ExtractError> {
+        let (done, answer) = oneshot::channel();
+        let stopped = || ExtractError::UploadsStopped {
+            key: "(the parts before a manifest)".to_owned(),
+        };
+        self.queue
+            .send(Upload::Written(done))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+}
+
+/// Writes the queued parts to `store` in order until the merge drops its [`Uploads`]; the
+/// first failure ends it (and with it the invocation, which joins the two).
+pub async fn upload(
+    store: &dyn ObjectStore,
+    mut queue: mpsc::Receiver<Upload>,
+) -> Result<(), ExtractError> {
+    while let Some(next) = queue.recv().await {
+        match next {
+            Upload::Put { key, bytes } => {
+                store
+                    .put(&key, bytes)
+                    .await
+                    .map_err(|source| ExtractError::Store { key, source })?;
+                fail::fail_point!("extract::after_part");
+            }
+            Upload::Written(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+    Ok(())
+}
 
 /// The rows of one table in one run, cut into parts of at most `max_bytes` (a single row larger
 /// than that gets a part of its own).
@@ -35,10 +112,10 @@ impl PartWriter {
         &mut self,
         json: &[u8],
         run_id: &RunId,
-        store: &dyn ObjectStore,
+        uploads: &Uploads,
     ) -> Result<(), ExtractError> {
         if !self.buffer.is_empty() && self.buffer.len() + json.len() + 1 > self.max_bytes {
-            self.flush(run_id, store).await?;
+            self.flush(run_id, uploads).await?;
         }
         self.buffer.extend_from_slice(json);
         self.buffer.push(b'\n');
@@ -46,23 +123,15 @@ impl PartWriter {
         Ok(())
     }
 
-    /// Uploads what is buffered as the next part.
-    pub async fn flush(
-        &mut self,
-        run_id: &RunId,
-        store: &dyn ObjectStore,
-    ) -> Result<(), ExtractError> {
+    /// Queues what is buffered as the next part.
+    pub async fn flush(&mut self, run_id: &RunId, uploads: &Uploads) -> Result<(), ExtractError> {
         if self.buffer.is_empty() {
             return Ok(());
         }
         let key = landing_part_key(self.table, run_id, self.files.parts.len());
         let bytes = Bytes::from(std::mem::take(&mut self.buffer));
         let part = Part::describe(key.clone(), self.buffered_rows, &bytes);
-        store
-            .put(&key, bytes)
-            .await
-            .map_err(|source| ExtractError::Store { key, source })?;
-        fail::fail_point!("extract::after_part");
+        uploads.put(key, bytes).await?;
         self.files.rows += part.rows;
         self.files.parts.push(part);
         self.buffered_rows = 0;
@@ -77,13 +146,13 @@ impl PartWriter {
         self.files.rows + self.buffered_rows
     }
 
-    /// Flushes and returns the table's files for the manifest.
+    /// Queues the last part and returns the table's files for the manifest.
     pub async fn finish(
         mut self,
         run_id: &RunId,
-        store: &dyn ObjectStore,
+        uploads: &Uploads,
     ) -> Result<TableFiles, ExtractError> {
-        self.flush(run_id, store).await?;
+        self.flush(run_id, uploads).await?;
         Ok(self.files)
     }
 }

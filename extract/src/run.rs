@@ -1,15 +1,16 @@
 //! One extract invocation: probe, snapshot, drift check, then as many bounded runs as the window
 //! and the deadline allow, each committed by its manifest and then the watermark.
 //!
-//! All runs of an invocation read from one `REPEATABLE READ READ ONLY` snapshot, through one
-//! server-side portal per table ordered by `last_updated`. The portals are merged in
+//! All runs of an invocation read from one `REPEATABLE READ READ ONLY` snapshot, which this
+//! connection holds and exports to the reader connections (`crate::readers`), one server-side
+//! portal per table ordered by `last_updated`. The portals are merged in
 //! `(last_updated, table, primary key)` order and cut into runs of `row_budget` rows, wherever
 //! the budget falls, inside a tie of equal `last_updated` too (`crate::tie`): a run never holds
 //! more than the budget, however many rows one bulk UPDATE stamped alike. Postgres sorts each
 //! table once per invocation, however many runs it yields.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -22,15 +23,17 @@ use etl_contract::manifest::{
     Window,
 };
 use etl_contract::watermark::{FutureRows, WATERMARK_FORMAT, Watermark};
+use futures_util::future::try_join_all;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
-use tokio_postgres::{Client, IsolationLevel, Portal, Row, Transaction};
+use tokio_postgres::{Client, IsolationLevel, Transaction};
 
-use crate::encode::RowEncoder;
 use crate::error::ExtractError;
 use crate::future::{self, Seen};
 use crate::horizon::{Horizon, Probe, horizon};
-use crate::parts::PartWriter;
+use crate::parts::{self, PartWriter, Uploads};
+use crate::readers::{self, Bounds};
+use crate::source::Source;
 use crate::sql;
 use crate::tie::{self, Position};
 
@@ -47,6 +50,8 @@ pub struct ExtractOptions {
     pub part_max_bytes: usize,
     /// Rows fetched from a portal per round trip.
     pub fetch_rows: i32,
+    /// Connections that read the tables in parallel, besides the coordinator's (at least 1).
+    pub readers: usize,
     /// Take no new run after this instant (a Lambda's deadline minus a safety margin).
     pub deadline: Option<Instant>,
     /// Take at most this many runs.
@@ -65,6 +70,7 @@ impl ExtractOptions {
             lookback: Duration::from_secs(etl_contract::config::DEFAULT_LOOKBACK_SECS),
             part_max_bytes: 8 << 20,
             fetch_rows: 2_000,
+            readers: etl_contract::config::DEFAULT_SOURCE_READERS as usize,
             deadline: None,
             max_runs: None,
             committed: None,
@@ -124,9 +130,11 @@ impl ExtractOutcome {
     }
 }
 
-/// Runs one extract invocation against `client`, writing to `store`.
+/// Runs one extract invocation against `client` (the coordinator, which holds the snapshot),
+/// reading through `options.readers` more connections from `source`, writing to `store`.
 pub async fn extract(
     client: &mut Client,
+    source: &Source<'_>,
     store: &dyn ObjectStore,
     options: &ExtractOptions,
 ) -> Result<ExtractOutcome, ExtractError> {
@@ -153,28 +161,13 @@ pub async fn extract(
         .map_err(ExtractError::query("opening the snapshot transaction"))?;
     // The first statement takes the snapshot; no row is read before the schema is checked.
     check_drift(&tx, options.tables).await?;
-    let seen = future_rows(&tx, options.tables, probe.probed_at).await?;
-    let assessment = future::assess(
-        &seen,
-        previous
-            .as_ref()
-            .map(|w| &w.future)
-            .unwrap_or(&BTreeMap::new()),
-        options.lookback,
-    );
-    for (table, rows) in &assessment.future {
-        tracing::warn!(
-            table,
-            rows = rows.rows,
-            ahead = %etl_contract::time::human_secs(rows.ahead_secs as f64),
-            "source rows are stamped in the future: they are deferred until the source's \
-             clock passes their last_updated"
-        );
-    }
-
-    let mut state = Progress {
+    let previous_future = previous
+        .as_ref()
+        .map(|w| w.future.clone())
+        .unwrap_or_default();
+    let progress = |assessment: future::Assessment| Progress {
         store,
-        version: current.version,
+        version: current.version.clone(),
         last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
         tables: options.tables,
         watermark: start.clone(),
@@ -187,6 +180,10 @@ pub async fn extract(
     if let Some(start) = start.as_ref().filter(|s| horizon.to <= s.at) {
         // An open transaction holds the horizon at or behind the watermark: nothing can be
         // read safely yet. Record the check so freshness reporting knows why.
+        let seen = future_rows(&tx, options.tables, probe.probed_at).await?;
+        let assessment = assess_future(&seen, &previous_future, options.lookback);
+        let alert = assessment.alert.clone();
+        let mut state = progress(assessment);
         let stop = match state.record(start.at, start.tie.clone()).await? {
             Advance::Advanced(_) => Stop::NothingNew,
             Advance::LostRace => Stop::LostRace,
@@ -194,7 +191,7 @@ pub async fn extract(
         tx.commit()
             .await
             .map_err(ExtractError::query("closing the snapshot"))?;
-        return Ok(state.outcome(Vec::new(), stop, horizon, assessment.alert));
+        return Ok(state.outcome(Vec::new(), stop, horizon, alert));
     }
 
     let lookback = chrono::Duration::from_std(options.lookback).unwrap_or_default();
@@ -211,106 +208,163 @@ pub async fn extract(
         start.as_ref().and_then(|s| s.tie.as_ref()),
         lookback > chrono::Duration::zero(),
     );
-    let mut cursors = Vec::with_capacity(options.tables.len());
-    for (table, resume) in options.tables.iter().zip(resume) {
-        cursors.push(Cursor::open(&tx, table, read_from, horizon.to, resume).await?);
-    }
+    let clients = try_join_all((0..options.readers.max(1)).map(|_| source.connect())).await?;
+    let (readers, mut cursors) = readers::start(
+        &tx,
+        clients,
+        options.tables,
+        Bounds {
+            from: read_from,
+            to: horizon.to,
+            resume: &resume,
+        },
+        options.fetch_rows,
+    )
+    .await?;
+    // Counting the future rows takes a scan of every table: the coordinator's connection does
+    // it while the readers sort their windows.
+    let (seen, ()) = tokio::try_join!(
+        future_rows(&tx, options.tables, probe.probed_at),
+        readers::fill_all(&mut cursors)
+    )?;
+    let assessment = assess_future(&seen, &previous_future, options.lookback);
+    let alert = assessment.alert.clone();
+    let mut state = progress(assessment);
 
     let mut runs = Vec::new();
     let mut run: Option<OpenRun> = None;
     let mut line = Vec::new();
     // Where the next run starts: the watermark's position, then each cut's.
     let mut run_from = start;
-    let stop = loop {
-        let Some(i) = next_cursor(&tx, &mut cursors, options.fetch_rows).await? else {
-            // Every portal is drained: the last run reaches the horizon.
-            match run.take() {
-                Some(open) => match open
-                    .commit(
-                        run_from,
-                        Position {
-                            at: horizon.to,
-                            tie: None,
-                        },
-                        &details,
-                        &mut state,
-                    )
-                    .await?
-                {
-                    Some(summary) => runs.push(summary),
-                    None => break Stop::LostRace,
-                },
-                None => {
-                    if state.record(horizon.to, None).await? == Advance::LostRace {
-                        break Stop::LostRace;
+    let (uploads, queue) = parts::uploads();
+    let merge = async {
+        let stop = loop {
+            let Some(i) = readers::next_cursor(&mut cursors).await? else {
+                // Every portal is drained: the last run reaches the horizon.
+                match run.take() {
+                    Some(open) => match open
+                        .commit(
+                            run_from,
+                            Position {
+                                at: horizon.to,
+                                tie: None,
+                            },
+                            &details,
+                            &mut state,
+                            &uploads,
+                        )
+                        .await?
+                    {
+                        Some(summary) => runs.push(summary),
+                        None => break Stop::LostRace,
+                    },
+                    None => {
+                        if state.record(horizon.to, None).await? == Advance::LostRace {
+                            break Stop::LostRace;
+                        }
                     }
                 }
-            }
-            break if runs.is_empty() {
-                Stop::NothingNew
-            } else {
-                Stop::CaughtUp
+                break if runs.is_empty() {
+                    Stop::NothingNew
+                } else {
+                    Stop::CaughtUp
+                };
             };
+            let Some((last_updated, row)) = cursors[i].pop() else {
+                continue;
+            };
+            let open = run.get_or_insert_with(|| OpenRun::new(options));
+            line.clear();
+            cursors[i]
+                .encoder
+                .encode(&row, &mut line)
+                .map_err(|e| ExtractError::Encode {
+                    table: options.tables[i].name,
+                    key: row.get(1),
+                    column: e.column,
+                    reason: e.reason,
+                })?;
+            open.writers[i].push(&line, &open.run_id, &uploads).await?;
+            open.rows += 1;
+            if open.rows < options.row_budget {
+                continue;
+            }
+            // The budget is reached: close the run after this row, inside a tie when the next row
+            // shares its `last_updated`.
+            let Some(next) = readers::next_cursor(&mut cursors).await? else {
+                continue;
+            };
+            // The row's own `last_updated` was just encoded, so it is a finite instant in 1-9999.
+            let Some(at) = last_updated.instant() else {
+                return Err(ExtractError::Encode {
+                    table: options.tables[i].name,
+                    key: row.get(1),
+                    column: "last_updated",
+                    reason: "is not a finite timestamp".to_owned(),
+                });
+            };
+            let to = Position {
+                at,
+                tie: (cursors[next].peek() == Some(last_updated)).then(|| TiePosition {
+                    table: options.tables[i].name.to_owned(),
+                    key: row.get::<_, i64>(1),
+                }),
+            };
+            // Rows the lookback re-read, up to the watermark, belong to the first run.
+            if run_from
+                .as_ref()
+                .is_some_and(|f| tie::compare(options.tables, &to, f) != Ordering::Greater)
+            {
+                continue;
+            }
+            let Some(open) = run.take() else { continue };
+            let Some(summary) = open
+                .commit(run_from.clone(), to.clone(), &details, &mut state, &uploads)
+                .await?
+            else {
+                break Stop::LostRace;
+            };
+            runs.push(summary);
+            run_from = Some(to);
+            if options.max_runs.is_some_and(|max| runs.len() >= max) {
+                break Stop::RunLimit;
+            }
+            if options.deadline.is_some_and(|d| Instant::now() >= d) {
+                break Stop::Deadline;
+            }
         };
-        let Some((last_updated, row)) = cursors[i].pop() else {
-            continue;
-        };
-        let open = run.get_or_insert_with(|| OpenRun::new(options));
-        line.clear();
-        cursors[i]
-            .encoder
-            .encode(&row, &mut line)
-            .map_err(|e| ExtractError::Encode {
-                table: options.tables[i].name,
-                key: row.get(1),
-                column: e.column,
-                reason: e.reason,
-            })?;
-        open.writers[i].push(&line, &open.run_id, store).await?;
-        open.rows += 1;
-        if open.rows < options.row_budget {
-            continue;
-        }
-        // The budget is reached: close the run after this row, inside a tie when the next row
-        // shares its `last_updated`.
-        let Some(next) = next_cursor(&tx, &mut cursors, options.fetch_rows).await? else {
-            continue;
-        };
-        let to = Position {
-            at: last_updated.and_utc(),
-            tie: (cursors[next].peek() == Some(last_updated)).then(|| TiePosition {
-                table: options.tables[i].name.to_owned(),
-                key: row.get::<_, i64>(1),
-            }),
-        };
-        // Rows the lookback re-read, up to the watermark, belong to the first run.
-        if run_from
-            .as_ref()
-            .is_some_and(|f| tie::compare(options.tables, &to, f) != Ordering::Greater)
-        {
-            continue;
-        }
-        let Some(open) = run.take() else { continue };
-        let Some(summary) = open
-            .commit(run_from.clone(), to.clone(), &details, &mut state)
-            .await?
-        else {
-            break Stop::LostRace;
-        };
-        runs.push(summary);
-        run_from = Some(to);
-        if options.max_runs.is_some_and(|max| runs.len() >= max) {
-            break Stop::RunLimit;
-        }
-        if options.deadline.is_some_and(|d| Instant::now() >= d) {
-            break Stop::Deadline;
-        }
+        // The queue closes, and `upload` returns once the last part is written.
+        drop(uploads);
+        Ok::<_, ExtractError>((runs, stop))
     };
+    let ((runs, stop), ()) = tokio::try_join!(merge, parts::upload(store, queue))?;
+    // Readers stopped early (a deadline, a run limit) see their cursors go and stop too.
     drop(cursors);
+    readers.finish().await;
     tx.commit()
         .await
         .map_err(ExtractError::query("closing the snapshot"))?;
-    Ok(state.outcome(runs, stop, horizon, assessment.alert))
+    Ok(state.outcome(runs, stop, horizon, alert))
+}
+
+/// This snapshot's future rows against the previous watermark's record, each table warned
+/// about in the log.
+fn assess_future(
+    seen: &[Seen],
+    previous: &BTreeMap<String, FutureRows>,
+    lookback: Duration,
+) -> future::Assessment {
+    let assessment = future::assess(seen, previous, lookback);
+    for (table, rows) in &assessment.future {
+        tracing::warn!(
+            table,
+            rows = rows.rows,
+            ahead = %etl_contract::time::human_secs(rows.ahead_secs as f64),
+            "source rows are stamped in the future: they are deferred until the source's \
+             clock passes their last_updated"
+        );
+    }
+    assessment
 }
 
 /// Counts each table's rows stamped ahead of the probe time, in the snapshot.
@@ -420,96 +474,6 @@ async fn check_drift(
     }
 }
 
-/// One table's window, streamed from a portal in `(last_updated, pk)` order.
-struct Cursor {
-    table: &'static SourceTable,
-    encoder: RowEncoder,
-    portal: Portal,
-    buffer: VecDeque<Row>,
-    drained: bool,
-}
-
-impl Cursor {
-    async fn open(
-        tx: &Transaction<'_>,
-        table: &'static SourceTable,
-        from: Option<DateTime<Utc>>,
-        to: DateTime<Utc>,
-        resume: tie::Resume,
-    ) -> Result<Cursor, ExtractError> {
-        let statement = tx
-            .prepare(&sql::window_rows(table))
-            .await
-            .map_err(ExtractError::query(format!(
-                "preparing the read of {}",
-                table.name
-            )))?;
-        let from = from.map(|t| t.naive_utc());
-        let portal = tx
-            .bind(
-                &statement,
-                &[
-                    &from,
-                    &to.naive_utc(),
-                    &resume.include_equal,
-                    &resume.key_after,
-                ],
-            )
-            .await
-            .map_err(ExtractError::query(format!(
-                "opening the read of {}",
-                table.name
-            )))?;
-        Ok(Cursor {
-            table,
-            encoder: RowEncoder::new(table),
-            portal,
-            buffer: VecDeque::new(),
-            drained: false,
-        })
-    }
-
-    /// Makes sure a row is buffered unless the portal is drained.
-    async fn fill(&mut self, tx: &Transaction<'_>, fetch_rows: i32) -> Result<(), ExtractError> {
-        if self.buffer.is_empty() && !self.drained {
-            let rows = tx
-                .query_portal(&self.portal, fetch_rows)
-                .await
-                .map_err(ExtractError::query(format!("reading {}", self.table.name)))?;
-            fail::fail_point!("extract::after_fetch");
-            self.drained = rows.len() < fetch_rows as usize;
-            self.buffer.extend(rows);
-        }
-        Ok(())
-    }
-
-    fn peek(&self) -> Option<NaiveDateTime> {
-        self.buffer.front().map(|row| row.get(0))
-    }
-
-    fn pop(&mut self) -> Option<(NaiveDateTime, Row)> {
-        self.buffer.pop_front().map(|row| (row.get(0), row))
-    }
-}
-
-/// The cursor whose head row comes next in `last_updated` order, `None` when all are drained.
-async fn next_cursor(
-    tx: &Transaction<'_>,
-    cursors: &mut [Cursor],
-    fetch_rows: i32,
-) -> Result<Option<usize>, ExtractError> {
-    let mut best: Option<(NaiveDateTime, usize)> = None;
-    for (i, cursor) in cursors.iter_mut().enumerate() {
-        cursor.fill(tx, fetch_rows).await?;
-        if let Some(head) = cursor.peek()
-            && best.is_none_or(|(b, _)| head < b)
-        {
-            best = Some((head, i));
-        }
-    }
-    Ok(best.map(|(_, i)| i))
-}
-
 /// The watermark as this invocation moves it.
 struct Progress<'a> {
     store: &'a dyn ObjectStore,
@@ -611,16 +575,19 @@ impl OpenRun {
         to: Position,
         details: &ExtractDetails,
         progress: &mut Progress<'_>,
+        uploads: &Uploads,
     ) -> Result<Option<RunSummary>, ExtractError> {
         let store = progress.store;
         let mut tables = BTreeMap::new();
         for writer in self.writers {
             let table = writer.table();
-            let files = writer.finish(&self.run_id, store).await?;
+            let files = writer.finish(&self.run_id, uploads).await?;
             if files.rows > 0 {
                 tables.insert(table.to_string(), files);
             }
         }
+        // The manifest is the commit point: every part it names must be in the store first.
+        uploads.written().await?;
         let manifest = Manifest {
             format: MANIFEST_FORMAT,
             run_id: self.run_id.clone(),

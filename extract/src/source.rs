@@ -15,3 +15,18 @@ pub async fn connect(
 ) -> Result<Client, ExtractError> {
     Ok(url.connect("source", APPLICATION_NAME, timeout).await?)
 }
+
+/// Where extract opens its reader connections: the coordinator's URL and connect timeout.
+/// Each [`Source::connect`] is a new session as the same role in the same database, which is
+/// what importing the coordinator's snapshot requires.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    pub url: &'a DatabaseUrl,
+    pub timeout: std::time::Duration,
+}
+
+impl Source<'_> {
+    pub async fn connect(&self) -> Result<Client, ExtractError> {
+        connect(self.url, self.timeout).await
+    }
+}

@@ -79,6 +79,13 @@ pub const PROBE_SESSIONS: &str = "\
      AND a.pid <> pg_backend_pid() \
      AND a.datid = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
+/// The given tables' sizes in pages as the planner last estimated them, to spread the tables
+/// over extract's readers: no scan, and a table never analysed counts as empty.
+pub const TABLE_PAGES: &str = "\
+    SELECT c.relname::text, c.relpages::int8 FROM pg_class c \
+    WHERE c.relname = ANY($1) AND c.relnamespace = current_schema()::regnamespace \
+      AND c.relkind IN ('r', 'p')";
+
 /// The live columns of the given tables, for the drift check.
 pub const LIVE_COLUMNS: &str = "\
     SELECT table_name::text, column_name::text, data_type::text, udt_name::text, \

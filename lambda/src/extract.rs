@@ -21,7 +21,7 @@ use tokio_postgres::Client;
 
 use extract::future::alert_future_rows;
 use extract::source::connect;
-use extract::{ExtractError, ExtractOptions, ExtractOutcome, extract};
+use extract::{ExtractError, ExtractOptions, ExtractOutcome, Source, extract};
 
 use crate::{required_store, stop_taking_work_at};
 
@@ -121,9 +121,14 @@ impl Handler {
         let options = ExtractOptions {
             row_budget: self.config.row_budget,
             lookback: self.config.lookback,
+            readers: self.config.source_readers,
             deadline: deadline.map(stop_taking_work_at),
             ..ExtractOptions::new(&SOURCE_TABLES)
         };
-        extract(&mut client, self.landing.as_ref(), &options).await
+        let source = Source {
+            url: &self.source_url,
+            timeout: self.config.connect_timeout,
+        };
+        extract(&mut client, &source, self.landing.as_ref(), &options).await
     }
 }

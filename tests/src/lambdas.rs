@@ -136,9 +136,8 @@ impl Cloud {
 
     /// Runs extract in-process (the library the binary wraps); returns the runs it landed.
     pub async fn extract(&self) -> Vec<RunId> {
-        let mut client = self.source.connect().await;
-        let outcome = extract::extract(
-            &mut client,
+        let outcome = crate::postgres::extract(
+            &self.source.url,
             &self.landing,
             &extract::ExtractOptions::new(&SOURCE_TABLES),
         )

@@ -140,6 +140,22 @@ fn drop_database_blocking(name: &str) -> Result<(), String> {
 }
 
 /// Connects to `url`, driving the connection on the current runtime.
+/// Runs one extract invocation against the database at `url` into `store`: the coordinator's
+/// connection and the readers' come from that URL, as in the binaries.
+pub async fn extract(
+    url: &str,
+    store: &dyn etl_adapters::ObjectStore,
+    options: &extract::ExtractOptions,
+) -> Result<extract::ExtractOutcome, extract::ExtractError> {
+    let url = etl_adapters::secrets::DatabaseUrl::fixed(url);
+    let source = extract::Source {
+        url: &url,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let mut client = source.connect().await?;
+    extract::extract(&mut client, &source, store, options).await
+}
+
 pub async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await

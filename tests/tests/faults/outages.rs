@@ -69,8 +69,7 @@ async fn the_source_restarting_during_extract() {
         ..extract_options()
     };
     let happened = outage_at("extract::after_fetch", &p);
-    let mut client = connect(&p.source.url).await;
-    let result = extract::extract(&mut client, &p.landing, &options).await;
+    let result = etl_tests::postgres::extract(&p.source.url, &p.landing, &options).await;
     fail::remove("extract::after_fetch");
     assert!(happened.load(Ordering::SeqCst), "the outage never happened");
     let error = result.expect_err("extract cannot finish without its database");
@@ -184,8 +183,7 @@ async fn an_object_store_outage_fails_the_run_after_bounded_retries_and_shows_no
         FailingStore::new(p.landing.clone(), FailOn::AllAfter(2)),
         FAST,
     );
-    let mut source = connect(&p.source.url).await;
-    let error = extract::extract(&mut source, &landing, &extract_options())
+    let error = etl_tests::postgres::extract(&p.source.url, &landing, &extract_options())
         .await
         .expect_err("extract cannot land a run without its store");
     assert_eq!(error.kind(), ErrorKind::Retryable, "{error}");

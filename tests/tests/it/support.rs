@@ -181,8 +181,7 @@ pub async fn run_extract(
     store: &dyn etl_adapters::ObjectStore,
     options: &extract::ExtractOptions,
 ) -> Result<extract::ExtractOutcome, extract::ExtractError> {
-    let mut client = etl_tests::postgres::connect(url).await;
-    extract::extract(&mut client, store, options).await
+    etl_tests::postgres::extract(url, store, options).await
 }
 
 /// A local store in a fresh temporary directory.
