@@ -212,13 +212,7 @@ async fn read(
     windows: &[Window],
     fetch_rows: i32,
 ) -> Result<(), ExtractError> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(ExtractError::query("opening a reader's transaction"))?;
+    let tx = read_only_snapshot(&mut client, "opening a reader's transaction").await?;
     tx.batch_execute(&format!(
         "SET TRANSACTION SNAPSHOT '{}'",
         snapshot.replace('\'', "''")
@@ -257,6 +251,21 @@ async fn read(
     tx.commit()
         .await
         .map_err(ExtractError::query("closing a reader's transaction"))
+}
+
+/// A `REPEATABLE READ READ ONLY` transaction: its first statement takes the snapshot, or
+/// `SET TRANSACTION SNAPSHOT` imports the coordinator's.
+pub(crate) async fn read_only_snapshot<'c>(
+    client: &'c mut Client,
+    step: &'static str,
+) -> Result<Transaction<'c>, ExtractError> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(ExtractError::query(step))
 }
 
 /// Binds the window's query: Postgres plans it now and sorts at the first fetch.

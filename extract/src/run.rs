@@ -26,7 +26,7 @@ use etl_contract::watermark::{FutureRows, WATERMARK_FORMAT, Watermark};
 use futures_util::future::try_join_all;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
-use tokio_postgres::{Client, IsolationLevel, Transaction};
+use tokio_postgres::{Client, Transaction};
 
 use crate::error::ExtractError;
 use crate::future::{self, Seen};
@@ -152,13 +152,7 @@ pub async fn extract(
     let horizon = horizon(&probe);
     log_horizon(&horizon, &probe, options.lookback);
 
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(ExtractError::query("opening the snapshot transaction"))?;
+    let tx = readers::read_only_snapshot(client, "opening the snapshot transaction").await?;
     // The first statement takes the snapshot; no row is read before the schema is checked.
     check_drift(&tx, options.tables).await?;
     let previous_future = previous

@@ -60,6 +60,43 @@ async fn first_run_lands_every_row_exactly_once_with_verified_manifests() {
 }
 
 #[tokio::test]
+async fn the_number_of_readers_changes_no_run() {
+    let (db, report) = seeded("x_readers", spec(1_000, 3)).await;
+    // The runs as lines, in order, with each run's id replaced by its place.
+    let runs_with = |readers: usize| {
+        let url = db.url.clone();
+        async move {
+            let (_dir, store) = temp_store();
+            let options = ExtractOptions {
+                row_budget: 700,
+                readers,
+                ..extract_options()
+            };
+            let outcome = run_extract(&url, &store, &options).await.unwrap();
+            assert_eq!(outcome.stop, Stop::CaughtUp);
+            let ids: Vec<String> = outcome.runs.iter().map(|r| r.run_id.to_string()).collect();
+            landed(&store)
+                .await
+                .into_iter()
+                .map(|r| {
+                    let place = ids.iter().position(|id| *id == r.run_id).unwrap();
+                    (place, r.table, serde_json::Value::Object(r.row).to_string())
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let one = runs_with(1).await;
+    assert_eq!(one.len() as u64, report.total_rows());
+    assert!(
+        one.iter().map(|(place, ..)| place).max() >= Some(&5),
+        "enough runs to compare"
+    );
+    assert_eq!(runs_with(3).await, one);
+    // More readers than tables: some read nothing.
+    assert_eq!(runs_with(12).await, one);
+}
+
+#[tokio::test]
 async fn the_next_run_lands_exactly_the_simulated_changes() {
     let (db, _) = seeded("x_next", spec(1_000, 2)).await;
     let (_dir, store) = temp_store();
