@@ -139,6 +139,7 @@ pub(crate) async fn start(
         })
         .collect();
 
+    let owners = assign(&pages, clients.len());
     let failure = Failure::default();
     let mut assigned: Vec<Vec<Window>> = (0..clients.len()).map(|_| Vec::new()).collect();
     let mut cursors = Vec::with_capacity(tables.len());
@@ -159,7 +160,7 @@ pub(crate) async fn start(
             resume: bounds.resume[i],
             batches: sender,
         };
-        assigned[reader_for(&pages, i, clients.len())].push(window);
+        assigned[owners[i]].push(window);
     }
     let mut tasks = JoinSet::new();
     for (client, windows) in clients.into_iter().zip(assigned) {
@@ -177,9 +178,9 @@ pub(crate) async fn start(
     Ok((Readers { tasks }, cursors))
 }
 
-/// The reader of table `i`: the largest tables first, each to the reader with the fewest pages
-/// so far (longest processing time first), so the sorts finish together.
-fn reader_for(pages: &[i64], i: usize, readers: usize) -> usize {
+/// Each table's reader: the largest tables first, each to the reader with the fewest pages so
+/// far (longest processing time first), so the sorts finish together.
+fn assign(pages: &[i64], readers: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..pages.len()).collect();
     order.sort_by_key(|&t| (std::cmp::Reverse(pages[t]), t));
     let mut load = vec![0i64; readers.max(1)];
@@ -193,7 +194,7 @@ fn reader_for(pages: &[i64], i: usize, readers: usize) -> usize {
         owner[t] = reader;
         load[reader] += pages[t].max(1);
     }
-    owner[i]
+    owner
 }
 
 impl Readers {
@@ -288,15 +289,9 @@ async fn bind(tx: &Transaction<'_>, window: &Window) -> Result<Portal, ExtractEr
     .map_err(ExtractError::query(format!("opening the read of {name}")))
 }
 
-/// Fills every cursor: the readers' first fetches, where Postgres sorts.
-pub(crate) async fn fill_all(cursors: &mut [Cursor]) -> Result<(), ExtractError> {
-    for cursor in cursors.iter_mut() {
-        cursor.fill().await?;
-    }
-    Ok(())
-}
-
 /// The cursor whose head row comes next in `last_updated` order, `None` when all are drained.
+/// Every cursor is filled first: the first call waits for the readers' first fetches, where
+/// Postgres sorts.
 pub(crate) async fn next_cursor(cursors: &mut [Cursor]) -> Result<Option<usize>, ExtractError> {
     let mut best: Option<(PgMicros, usize)> = None;
     for (i, cursor) in cursors.iter_mut().enumerate() {
@@ -317,13 +312,10 @@ mod tests {
     #[test]
     fn the_largest_tables_go_to_different_readers() {
         let pages = [10, 5_000, 4_000, 20, 3_000, 1];
-        let owners: Vec<usize> = (0..pages.len()).map(|i| reader_for(&pages, i, 2)).collect();
+        let owners = assign(&pages, 2);
         assert_ne!(owners[1], owners[2], "{owners:?}");
         // The third largest joins the lighter reader: 5,000 pages against 4,000 + 3,000.
         assert_eq!(owners[4], owners[2], "{owners:?}");
-        assert_eq!(
-            (0..pages.len()).map(|i| reader_for(&pages, i, 1)).max(),
-            Some(0)
-        );
+        assert_eq!(assign(&pages, 1).into_iter().max(), Some(0));
     }
 }

@@ -159,25 +159,28 @@ pub async fn extract(
         .as_ref()
         .map(|w| w.future.clone())
         .unwrap_or_default();
-    let progress = |assessment: future::Assessment| Progress {
-        store,
-        version: current.version.clone(),
-        last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
-        tables: options.tables,
-        watermark: start.clone(),
-        held_by: horizon.held_by.clone(),
-        future: assessment.future,
-        recorded: false,
-        committed: options.committed.as_ref(),
+    // The watermark's keeper, from this snapshot's future rows, and the tables to alert about.
+    let progress = |seen: &[Seen]| {
+        let assessment = assess_future(seen, &previous_future, options.lookback);
+        let state = Progress {
+            store,
+            version: current.version.clone(),
+            last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
+            tables: options.tables,
+            watermark: start.clone(),
+            held_by: horizon.held_by.clone(),
+            future: assessment.future,
+            recorded: false,
+            committed: options.committed.as_ref(),
+        };
+        (state, assessment.alert)
     };
 
     if let Some(start) = start.as_ref().filter(|s| horizon.to <= s.at) {
         // An open transaction holds the horizon at or behind the watermark: nothing can be
         // read safely yet. Record the check so freshness reporting knows why.
         let seen = future_rows(&tx, options.tables, probe.probed_at).await?;
-        let assessment = assess_future(&seen, &previous_future, options.lookback);
-        let alert = assessment.alert.clone();
-        let mut state = progress(assessment);
+        let (mut state, alert) = progress(&seen);
         let stop = match state.record(start.at, start.tie.clone()).await? {
             Advance::Advanced(_) => Stop::NothingNew,
             Advance::LostRace => Stop::LostRace,
@@ -217,13 +220,11 @@ pub async fn extract(
     .await?;
     // Counting the future rows takes a scan of every table: the coordinator's connection does
     // it while the readers sort their windows.
-    let (seen, ()) = tokio::try_join!(
+    let (seen, _) = tokio::try_join!(
         future_rows(&tx, options.tables, probe.probed_at),
-        readers::fill_all(&mut cursors)
+        readers::next_cursor(&mut cursors)
     )?;
-    let assessment = assess_future(&seen, &previous_future, options.lookback);
-    let alert = assessment.alert.clone();
-    let mut state = progress(assessment);
+    let (mut state, alert) = progress(&seen);
 
     let mut runs = Vec::new();
     let mut run: Option<OpenRun> = None;
