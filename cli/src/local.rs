@@ -5,6 +5,7 @@
 //! it, and loaded as soon as transform has written it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -57,16 +58,20 @@ impl Stages {
 }
 
 /// The configured stores and databases of a local pipeline.
+///
+/// Cloning is cheap (the stores and sinks are shared): `etl run` gives each stage a clone, so
+/// that each runs on a task of its own.
+#[derive(Clone)]
 pub struct Local {
     pub config: Config,
-    pub landing: Box<dyn ObjectStore>,
-    pub processed: Box<dyn ObjectStore>,
-    pub inbox: Box<dyn ObjectStore>,
+    pub landing: Arc<dyn ObjectStore>,
+    pub processed: Arc<dyn ObjectStore>,
+    pub inbox: Arc<dyn ObjectStore>,
     sdk: Option<aws_config::SdkConfig>,
     /// SNS when `ETL_ALERT_TOPIC_ARN` is set: the CLI then alerts as the Lambdas do.
-    topic: Option<Box<dyn AlertSink>>,
+    topic: Option<Arc<dyn AlertSink>>,
     /// SNS when `ETL_NOTIFY_TOPIC_ARN` is set: loaded inbox files are published there.
-    notices: Option<Box<dyn AlertSink>>,
+    notices: Option<Arc<dyn AlertSink>>,
 }
 
 /// What one cycle did.
@@ -156,16 +161,16 @@ impl Local {
         let inbox = open_store(config.inbox.as_ref(), DEFAULT_INBOX, sdk.as_ref())
             .with_context(|| format!("opening the inbox ({INBOX})"))?;
         let sink = |arn: &Option<String>| match (&sdk, arn) {
-            (Some(sdk), Some(arn)) => Some(alert::sink(sdk, Some(arn))),
+            (Some(sdk), Some(arn)) => Some(Arc::from(alert::sink(sdk, Some(arn)))),
             _ => None,
         };
         let topic = sink(&config.alert_topic_arn);
         let notices = sink(&config.notify_topic_arn);
         Ok(Local {
             config,
-            landing,
-            processed,
-            inbox,
+            landing: Arc::from(landing),
+            processed: Arc::from(processed),
+            inbox: Arc::from(inbox),
             sdk,
             topic,
             notices,
@@ -305,64 +310,62 @@ impl Local {
     /// overlaps instead of adding up. Runs left pending by earlier cycles go first. Each stage
     /// still takes its runs one at a time, in commit order, through its one driver.
     ///
+    /// Each stage is a task of its own, as each is a function of its own in the cloud: joined
+    /// on one task, extract's merge and load's COPY encoding took turns on one thread while
+    /// the second core waited.
+    ///
     /// A stage that cannot run at all (the source or the warehouse unreachable) does not stop
     /// the others: what they can do is done, then the cycle fails with that stage's error.
     async fn overlapped(&self) -> anyhow::Result<Cycle> {
         let (committed, mut extracted) = mpsc::unbounded_channel::<RunId>();
         let (written, mut transformed) = mpsc::unbounded_channel::<RunId>();
-        let counts = [
-            AtomicUsize::new(0),
-            AtomicUsize::new(0),
-            AtomicUsize::new(0),
-        ];
-        let progress = Progress::start("extracting, transforming and loading");
-        let show = |stage: usize| {
-            counts[stage].fetch_add(1, Ordering::Relaxed);
-            let [e, t, l] = counts.each_ref().map(|c| c.load(Ordering::Relaxed));
-            progress.update(format!("runs extracted {e}, transformed {t}, loaded {l}"));
-        };
+        let shown = Arc::new(Shown {
+            counts: Default::default(),
+            progress: Progress::start("extracting, transforming and loading"),
+        });
         // Listed before extract starts, so a run committed in this cycle is not taken twice.
         let earlier = transform::pending_runs(self.landing.as_ref(), self.processed.as_ref())
             .await
             .context("listing the landing runs to transform")?;
 
-        let extracting = async move {
-            let outcome = async {
-                let options = ExtractOptions {
-                    committed: Some(committed),
-                    ..self.extract_options()
-                };
-                self.extract(&options).await
-            }
-            .await;
+        let local = self.clone();
+        let extracting = StageTask::spawn(async move {
+            let options = ExtractOptions {
+                committed: Some(committed),
+                ..local.extract_options()
+            };
+            let outcome = local.extract(&options).await;
             // The options, and with them the sender, are gone: transform finishes the queue.
+            drop(options);
             if let Ok(outcome) = &outcome {
-                extract::future::alert_future_rows(outcome, self.alerts()).await;
+                extract::future::alert_future_rows(outcome, local.alerts()).await;
             }
             outcome
-        };
-        let transforming = async move {
+        });
+        let (local, show) = (self.clone(), shown.clone());
+        let transforming = StageTask::spawn(async move {
             let mut results = Vec::new();
             let mut queue = RunQueue::new(earlier, &mut extracted);
             while let Some((run, fresh)) = queue.next().await {
                 if fresh {
-                    show(0);
+                    show.step(0);
                 }
-                for (run, result) in self.transform(std::slice::from_ref(&run)).await {
+                for (run, result) in local.transform(std::slice::from_ref(&run)).await {
                     if result.is_ok() {
                         // A load that could not start has dropped its end; the run stays pending.
                         let _ = written.send(run.clone());
                     }
-                    show(1);
+                    show.step(1);
                     results.push((run, result));
                 }
             }
             results
-        };
-        let loading = async move {
+        });
+        let (local, show) = (self.clone(), shown.clone());
+        let loading = StageTask::spawn(async move {
             let mut results = Vec::new();
-            let mut warehouse = self.warehouse().await?;
-            let earlier = load::pending_loads(&warehouse, self.processed.as_ref())
+            let mut warehouse = local.warehouse().await?;
+            let earlier = load::pending_loads(&warehouse, local.processed.as_ref())
                 .await
                 .context("listing the processed runs to load")?;
             // A run transform wrote while the list was read is in both.
@@ -372,17 +375,20 @@ impl Local {
                 if !taken.insert(run.clone()) {
                     continue;
                 }
-                results.extend(self.load(&mut warehouse, std::slice::from_ref(&run)).await);
-                show(2);
+                results.extend(local.load(&mut warehouse, std::slice::from_ref(&run)).await);
+                show.step(2);
             }
             anyhow::Ok(results)
-        };
-        let (extracted, transformed, loaded) = tokio::join!(extracting, transforming, loading);
-        progress.finish();
+        });
+        let (extracted, transformed, loaded) =
+            tokio::join!(extracting.join(), transforming.join(), loading.join());
+        if let Ok(shown) = Arc::try_unwrap(shown) {
+            shown.progress.finish();
+        }
         Ok(Cycle {
-            extract: Some(extracted?),
-            transformed,
-            loaded: loaded?,
+            extract: Some(extracted??),
+            transformed: transformed?,
+            loaded: loaded??,
             inbox: Vec::new(),
         })
     }
@@ -450,6 +456,43 @@ impl Local {
             // The folded result is for Lambda's retry decision; the cycle reports each run.
             let _ = report_runs(stage, results, topic.as_ref(), self.processed.as_ref()).await;
         }
+    }
+}
+
+/// The runs each stage of `etl run` has finished, on one progress line.
+struct Shown {
+    counts: [AtomicUsize; 3],
+    progress: Progress,
+}
+
+impl Shown {
+    /// Counts one more run for `stage` (0 extract, 1 transform, 2 load) and shows the counts.
+    fn step(&self, stage: usize) {
+        self.counts[stage].fetch_add(1, Ordering::Relaxed);
+        let [e, t, l] = self.counts.each_ref().map(|c| c.load(Ordering::Relaxed));
+        self.progress
+            .update(format!("runs extracted {e}, transformed {t}, loaded {l}"));
+    }
+}
+
+/// A stage of `etl run` on a task of its own. Dropping it aborts the task, so a cycle that is
+/// dropped stops its stages as it did when they were plain futures.
+struct StageTask<T>(tokio::task::JoinHandle<T>);
+
+impl<T: Send + 'static> StageTask<T> {
+    fn spawn(stage: impl Future<Output = T> + Send + 'static) -> Self {
+        StageTask(tokio::spawn(stage))
+    }
+
+    /// The stage's result; a panic in the stage is an error of the cycle.
+    async fn join(mut self) -> anyhow::Result<T> {
+        (&mut self.0).await.context("a stage of the cycle panicked")
+    }
+}
+
+impl<T> Drop for StageTask<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -343,8 +343,8 @@ async fn etl_run_transforms_a_run_while_extract_is_still_landing_the_next() {
         LocalStore::new(p.landing.root()).unwrap(),
         LocalStore::new(p.processed.root()).unwrap(),
     );
-    local.landing = Box::new(landing);
-    local.processed = Box::new(processed);
+    local.landing = std::sync::Arc::new(landing);
+    local.processed = std::sync::Arc::new(processed);
     let cycle = tokio::time::timeout(Duration::from_secs(120), local.cycle(Stages::All))
         .await
         .expect("extract's second run waited for a transformed run: the stages did not overlap")
