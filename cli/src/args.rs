@@ -142,7 +142,9 @@ pub struct ReportArgs {
 pub enum ReplayStage {
     Transform,
     Load,
-    /// Transform, then load.
+    /// Publishing to the lake's Iceberg tables (ETL_LAKE).
+    Lake,
+    /// Transform, then load, then the lake when ETL_LAKE is set.
     All,
 }
 

@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use etl_adapters::quarantine;
 use etl_contract::Config;
+use etl_contract::config::LAKE;
 use etl_contract::manifest::Stage;
 
 use crate::args::{
@@ -197,6 +198,28 @@ async fn replay_command(config: Config, args: ReplayArgs) -> anyhow::Result<()> 
                 }
                 load::LoadOutcome::AlreadyLoaded { loaded_at, .. } => {
                     println!("load      {run}  already loaded at {loaded_at}: nothing to do")
+                }
+            }
+        }
+    }
+    let lake = match (&args.stage, &local.lake) {
+        (ReplayStage::Lake, None) => {
+            bail!("{LAKE} is not set: there is no lake to replay {run} into")
+        }
+        (ReplayStage::Lake | ReplayStage::All, Some(lake)) => Some(lake),
+        _ => None,
+    };
+    if let Some(lake) = lake {
+        let (_, result) = local.publish(lake, run).await;
+        let published =
+            result.with_context(|| format!("replaying the lake's publishing of {run}"))?;
+        for (table, outcome) in &published.tables {
+            match outcome {
+                lake::TableOutcome::Appended { rows, .. } => {
+                    println!("lake      {run}  {table}  rows {rows:>9}")
+                }
+                lake::TableOutcome::AlreadyThere => {
+                    println!("lake      {run}  {table}  holds the run already: nothing to do")
                 }
             }
         }

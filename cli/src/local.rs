@@ -16,7 +16,7 @@ use etl_adapters::secrets::DatabaseUrl;
 use etl_adapters::store::{self, ObjectStore};
 use etl_contract::Config;
 use etl_contract::catalog::SOURCE_TABLES;
-use etl_contract::config::{DatabaseLocator, INBOX, LANDING, PROCESSED, StoreLocation};
+use etl_contract::config::{DatabaseLocator, INBOX, LAKE, LANDING, PROCESSED, StoreLocation};
 use etl_contract::error::Classify;
 use etl_contract::layout::RunId;
 use etl_contract::manifest::Stage;
@@ -72,6 +72,8 @@ pub struct Local {
     topic: Option<Arc<dyn AlertSink>>,
     /// SNS when `ETL_NOTIFY_TOPIC_ARN` is set: loaded inbox files are published there.
     notices: Option<Arc<dyn AlertSink>>,
+    /// The lake's Iceberg tables when `ETL_LAKE` is set.
+    pub lake: Option<lake::Lake>,
 }
 
 /// What one cycle did.
@@ -80,6 +82,8 @@ pub struct Cycle {
     pub extract: Option<ExtractOutcome>,
     pub transformed: Vec<(RunId, Result<TransformOutcome, TransformError>)>,
     pub loaded: Vec<(RunId, Result<LoadOutcome, LoadError>)>,
+    /// Runs published to the lake (`ETL_LAKE`).
+    pub published: Vec<(RunId, Result<lake::Published, lake::LakeError>)>,
     pub inbox: Vec<inbox::FileResult>,
 }
 
@@ -94,6 +98,10 @@ impl Cycle {
             .loaded
             .iter()
             .filter_map(|(run, r)| r.as_ref().err().map(|e| format!("load {run}: {e}")));
+        let lake = self
+            .published
+            .iter()
+            .filter_map(|(run, r)| r.as_ref().err().map(|e| format!("lake {run}: {e}")));
         let inbox = self.inbox.iter().filter_map(|f| match &f.result {
             Err(e) => Some(format!("inbox {}: {e}", f.file)),
             Ok(inbox::Outcome::RejectedBefore { reason }) => {
@@ -101,7 +109,7 @@ impl Cycle {
             }
             Ok(_) => None,
         });
-        transform.chain(load).chain(inbox).collect()
+        transform.chain(load).chain(lake).chain(inbox).collect()
     }
 }
 
@@ -113,6 +121,29 @@ pub fn open_store(
 ) -> anyhow::Result<Box<dyn ObjectStore>> {
     let default = StoreLocation::Local(default.into());
     Ok(store::open(location.unwrap_or(&default), sdk)?)
+}
+
+/// The lake at `location`: its store, and the root location iceberg records in the tables'
+/// metadata (the directory's absolute path, or `s3://bucket/prefix`).
+pub fn open_lake(
+    location: &StoreLocation,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> anyhow::Result<lake::Lake> {
+    let store = store::open(location, sdk)?;
+    let root = match location {
+        StoreLocation::Local(path) => {
+            let path = path
+                .canonicalize()
+                .with_context(|| format!("resolving {}", path.display()))?;
+            path.to_str()
+                .with_context(|| format!("{} is not a UTF-8 path", path.display()))?
+                .to_owned()
+        }
+        StoreLocation::S3 { bucket, prefix } => {
+            format!("s3://{bucket}/{}", prefix.trim_matches('/'))
+        }
+    };
+    Ok(lake::Lake::new(Arc::from(store), &root))
 }
 
 /// The URL of a database given by URL, for commands that create databases of their own
@@ -142,6 +173,7 @@ impl Local {
             || secret(&config.source)
             || secret(&config.warehouse)
             || in_s3(&config.inbox)
+            || in_s3(&config.lake)
             || config.alert_topic_arn.is_some()
             || config.notify_topic_arn.is_some();
         let sdk = if needs_aws {
@@ -166,6 +198,12 @@ impl Local {
         };
         let topic = sink(&config.alert_topic_arn);
         let notices = sink(&config.notify_topic_arn);
+        let lake = config
+            .lake
+            .as_ref()
+            .map(|location| open_lake(location, sdk.as_ref()))
+            .transpose()
+            .with_context(|| format!("opening the lake ({LAKE})"))?;
         Ok(Local {
             config,
             landing: Arc::from(landing),
@@ -174,6 +212,7 @@ impl Local {
             sdk,
             topic,
             notices,
+            lake,
         })
     }
 
@@ -319,8 +358,10 @@ impl Local {
     async fn overlapped(&self) -> anyhow::Result<Cycle> {
         let (committed, mut extracted) = mpsc::unbounded_channel::<RunId>();
         let (written, mut transformed) = mpsc::unbounded_channel::<RunId>();
+        let (to_lake, mut for_lake) = mpsc::unbounded_channel::<RunId>();
         let shown = Arc::new(Shown {
             counts: Default::default(),
+            lake: self.lake.is_some(),
             progress: Progress::start("extracting, transforming and loading"),
         });
         // Listed before extract starts, so a run committed in this cycle is not taken twice.
@@ -354,6 +395,8 @@ impl Local {
                     if result.is_ok() {
                         // A load that could not start has dropped its end; the run stays pending.
                         let _ = written.send(run.clone());
+                        // Without a lake nothing listens: the run is dropped with the channel.
+                        let _ = to_lake.send(run.clone());
                     }
                     show.step(1);
                     results.push((run, result));
@@ -380,8 +423,36 @@ impl Local {
             }
             anyhow::Ok(results)
         });
-        let (extracted, transformed, loaded) =
-            tokio::join!(extracting.join(), transforming.join(), loading.join());
+        // The lake is a failure domain of its own: it takes what transform wrote, whatever load
+        // does with it, and a lake that cannot be written stops neither load nor the cycle's
+        // other stages.
+        let (local, show) = (self.clone(), shown.clone());
+        let publishing = StageTask::spawn(async move {
+            let Some(lake) = &local.lake else {
+                return anyhow::Ok(Vec::new());
+            };
+            let earlier = lake
+                .pending(local.processed.as_ref())
+                .await
+                .context("listing the processed runs to publish to the lake")?;
+            let mut results = Vec::new();
+            let mut taken: BTreeSet<RunId> = BTreeSet::new();
+            let mut queue = RunQueue::new(earlier, &mut for_lake);
+            while let Some((run, _)) = queue.next().await {
+                if !taken.insert(run.clone()) {
+                    continue;
+                }
+                results.push(local.publish(lake, &run).await);
+                show.step(3);
+            }
+            anyhow::Ok(results)
+        });
+        let (extracted, transformed, loaded, published) = tokio::join!(
+            extracting.join(),
+            transforming.join(),
+            loading.join(),
+            publishing.join()
+        );
         if let Ok(shown) = Arc::try_unwrap(shown) {
             shown.progress.finish();
         }
@@ -389,6 +460,7 @@ impl Local {
             extract: Some(extracted??),
             transformed: transformed?,
             loaded: loaded??,
+            published: published??,
             inbox: Vec::new(),
         })
     }
@@ -438,6 +510,21 @@ impl Local {
         results
     }
 
+    /// Publishes `run` to the lake through its one driver and reports the outcome.
+    pub async fn publish(
+        &self,
+        lake: &lake::Lake,
+        run: &RunId,
+    ) -> (RunId, Result<lake::Published, lake::LakeError>) {
+        let results = [(
+            run.clone(),
+            lake::publish(lake, self.processed.as_ref(), run).await,
+        )];
+        self.report(Stage::Lake, &results).await;
+        let [result] = results;
+        result
+    }
+
     /// Where alerts go: the topic when one is configured, else the log.
     fn alerts(&self) -> &dyn AlertSink {
         match &self.topic {
@@ -461,17 +548,26 @@ impl Local {
 
 /// The runs each stage of `etl run` has finished, on one progress line.
 struct Shown {
-    counts: [AtomicUsize; 3],
+    counts: [AtomicUsize; 4],
+    /// Whether the lake is written (and its count shown).
+    lake: bool,
     progress: Progress,
 }
 
 impl Shown {
-    /// Counts one more run for `stage` (0 extract, 1 transform, 2 load) and shows the counts.
+    /// Counts one more run for `stage` (0 extract, 1 transform, 2 load, 3 lake) and shows the
+    /// counts.
     fn step(&self, stage: usize) {
         self.counts[stage].fetch_add(1, Ordering::Relaxed);
-        let [e, t, l] = self.counts.each_ref().map(|c| c.load(Ordering::Relaxed));
-        self.progress
-            .update(format!("runs extracted {e}, transformed {t}, loaded {l}"));
+        let [e, t, l, p] = self.counts.each_ref().map(|c| c.load(Ordering::Relaxed));
+        let lake = if self.lake {
+            format!(", published {p}")
+        } else {
+            String::new()
+        };
+        self.progress.update(format!(
+            "runs extracted {e}, transformed {t}, loaded {l}{lake}"
+        ));
     }
 }
 
@@ -558,6 +654,21 @@ pub fn print_cycle(cycle: &Cycle) {
                 println!("load      {run}  already loaded at {loaded_at}")
             }
             Err(e) => println!("load      {run}  FAILED: {e}"),
+        }
+    }
+    for (run, result) in &cycle.published {
+        match result {
+            Ok(published) => {
+                let (mut appended, mut rows) = (0, 0);
+                for outcome in published.tables.values() {
+                    if let lake::TableOutcome::Appended { rows: r, .. } = outcome {
+                        appended += 1;
+                        rows += r;
+                    }
+                }
+                println!("lake      {run}  rows {rows:>9}  tables appended {appended}")
+            }
+            Err(e) => println!("lake      {run}  FAILED: {e}"),
         }
     }
     for f in &cycle.inbox {

@@ -21,9 +21,10 @@ pub const CONNECT_TIMEOUT_SECS: &str = "ETL_CONNECT_TIMEOUT_SECS";
 pub const SOURCE_READERS: &str = "ETL_SOURCE_READERS";
 pub const INBOX: &str = "ETL_INBOX";
 pub const NOTIFY_TOPIC_ARN: &str = "ETL_NOTIFY_TOPIC_ARN";
+pub const LAKE: &str = "ETL_LAKE";
 
 /// Every variable the pipeline reads, for documentation and for the Terraform drift test.
-pub const ALL_VARIABLES: [&str; 13] = [
+pub const ALL_VARIABLES: [&str; 14] = [
     SOURCE_URL,
     SOURCE_SECRET_ARN,
     WAREHOUSE_URL,
@@ -37,6 +38,7 @@ pub const ALL_VARIABLES: [&str; 13] = [
     SOURCE_READERS,
     INBOX,
     NOTIFY_TOPIC_ARN,
+    LAKE,
 ];
 
 /// Rows per extract run when `ETL_ROW_BUDGET` is not set.
@@ -105,6 +107,8 @@ pub struct Config {
     pub alert_topic_arn: Option<String>,
     /// Where successes are published (an inbox file loaded); absent: only the log hears.
     pub notify_topic_arn: Option<String>,
+    /// The lake's Iceberg tables (`lake` crate); absent: no lake.
+    pub lake: Option<StoreLocation>,
     pub row_budget: u64,
     pub lookback: Duration,
     pub connect_timeout: Duration,
@@ -153,6 +157,7 @@ impl Config {
             inbox: store(INBOX)?,
             alert_topic_arn: get(ALERT_TOPIC_ARN),
             notify_topic_arn: get(NOTIFY_TOPIC_ARN),
+            lake: store(LAKE)?,
             row_budget: number(ROW_BUDGET, DEFAULT_ROW_BUDGET, 1)?,
             lookback: Duration::from_secs(number(LOOKBACK_SECS, DEFAULT_LOOKBACK_SECS, 0)?),
             connect_timeout: Duration::from_secs(number(

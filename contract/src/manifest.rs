@@ -24,6 +24,8 @@ pub enum Stage {
     Extract,
     Transform,
     Load,
+    /// Publishing a processed run to the lake's Iceberg tables (`ETL_LAKE`).
+    Lake,
 }
 
 impl std::fmt::Display for Stage {
@@ -32,6 +34,7 @@ impl std::fmt::Display for Stage {
             Stage::Extract => "extract",
             Stage::Transform => "transform",
             Stage::Load => "load",
+            Stage::Lake => "lake",
         })
     }
 }

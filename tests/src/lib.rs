@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod browser;
 pub mod craft;
 pub mod inbox;
+pub mod lake;
 pub mod lambdas;
 pub mod moto;
 pub mod postgres;

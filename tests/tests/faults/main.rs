@@ -14,6 +14,7 @@ mod reconcile;
 mod support;
 
 mod inbox;
+mod lake;
 mod outages;
 mod quarantine;
 

@@ -6,6 +6,7 @@ mod extract_stage;
 mod harness;
 mod hostile;
 mod inbox;
+mod lake;
 mod load_stage;
 mod messages;
 mod pipeline;

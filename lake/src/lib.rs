@@ -1,0 +1,19 @@
+//! The lake: every warehouse table as an Apache Iceberg v2 table in a store of its own (a
+//! directory or `s3://bucket/prefix`), appended once per processed run, so Athena, Spark, Trino,
+//! DuckDB and pyiceberg query the warehouse's data in place (docs/lake.md).
+//!
+//! Publishing reads the processed run load reads (the same files, verified against the same
+//! manifest) and is independent of load: neither waits for, blocks or rolls back the other.
+//! Each table gets one snapshot per run, which records the run id in its summary; a run the
+//! table holds already is skipped, so redeliveries and replays change nothing and runs that
+//! arrive out of order converge (appends commute; the views pick each key's newest version).
+
+mod catalog;
+mod error;
+mod publish;
+pub mod schema;
+mod storage;
+
+pub use catalog::{DirectoryCatalog, RUN_PROPERTY, runs_of};
+pub use error::LakeError;
+pub use publish::{Lake, Published, TableOutcome, publish};

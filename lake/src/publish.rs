@@ -1,0 +1,380 @@
+//! One run into the lake: for each warehouse table the run has rows for, its processed Parquet
+//! rewritten as Iceberg data files (field ids, the table's schema) and appended in one snapshot
+//! that records the run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
+use arrow_schema::{DataType, Field, Schema as ArrowSchema, TimeUnit};
+use etl_adapters::store::ObjectStore;
+use etl_contract::layout::{MANIFESTS_PREFIX, RunId, manifest_key, run_id_of_manifest_key};
+use etl_contract::manifest::{Manifest, TableFiles};
+use etl_contract::warehouse::{WAREHOUSE_TABLES, WarehouseTable, WarehouseType};
+use iceberg::spec::DataFileFormat;
+use iceberg::table::Table;
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, DefaultLocationGenerator,
+};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use iceberg::{Catalog, ErrorKind, TableCreation};
+use parquet::arrow::PARQUET_FIELD_ID_META_KEY;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::catalog::{ALREADY_PUBLISHED, DirectoryCatalog, RUN_PROPERTY, runs_of};
+use crate::error::LakeError;
+use crate::schema;
+
+/// Where the lake records each run it has published to every table the run has rows for: what
+/// `Lake::pending` compares the processed runs with. The tables' snapshots are the truth (a
+/// run with a marker missing is published again, and finds every table holding it).
+const PUBLISHED_PREFIX: &str = "_etl/published/";
+
+/// The lake's tables.
+#[derive(Clone)]
+pub struct Lake {
+    store: Arc<dyn ObjectStore>,
+    catalog: DirectoryCatalog,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("catalog", &self.catalog)
+            .finish()
+    }
+}
+
+impl Lake {
+    /// The lake in `store`, whose root iceberg records as `root` (`s3://bucket/prefix`, or the
+    /// directory's absolute path).
+    pub fn new(store: Arc<dyn ObjectStore>, root: &str) -> Lake {
+        Lake {
+            catalog: DirectoryCatalog::new(store.clone(), root),
+            store,
+        }
+    }
+
+    /// Processed runs not yet published to the lake, oldest first.
+    pub async fn pending(&self, processed: &dyn ObjectStore) -> Result<Vec<RunId>, LakeError> {
+        let published: BTreeSet<String> = self
+            .store
+            .list(PUBLISHED_PREFIX)
+            .await
+            .map_err(LakeError::lake(PUBLISHED_PREFIX))?
+            .iter()
+            .filter_map(|k| k.strip_prefix(PUBLISHED_PREFIX))
+            .map(str::to_owned)
+            .collect();
+        Ok(processed
+            .list(MANIFESTS_PREFIX)
+            .await
+            .map_err(LakeError::processed(MANIFESTS_PREFIX))?
+            .iter()
+            .filter_map(|k| run_id_of_manifest_key(k))
+            .filter(|run| !published.contains(run.as_str()))
+            .collect())
+    }
+
+    pub fn catalog(&self) -> &DirectoryCatalog {
+        &self.catalog
+    }
+
+    /// The runs `table` holds a snapshot of, oldest snapshot first; empty before its first.
+    pub async fn runs(&self, table: &str) -> Result<Vec<String>, iceberg::Error> {
+        match self.catalog.load_table(&self.catalog.ident(table)).await {
+            Ok(current) => {
+                let mut runs: Vec<(i64, String)> = current
+                    .metadata()
+                    .snapshots()
+                    .filter_map(|s| {
+                        let run = s.summary().additional_properties.get(RUN_PROPERTY)?;
+                        Some((s.sequence_number(), run.clone()))
+                    })
+                    .collect();
+                runs.sort();
+                Ok(runs.into_iter().map(|(_, run)| run).collect())
+            }
+            Err(e) if e.kind() == ErrorKind::TableNotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What publishing a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub run_id: RunId,
+    /// Per table the run has rows for.
+    pub tables: BTreeMap<&'static str, TableOutcome>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableOutcome {
+    /// A snapshot of the run's rows was added.
+    Appended { rows: u64, files: usize },
+    /// The table holds a snapshot of this run already: nothing was changed.
+    AlreadyThere,
+}
+
+/// Publishes processed run `run_id` to every lake table it has rows for. A table that holds the
+/// run already is left alone, so a retry after a crash between two tables' snapshots appends
+/// the run to the remaining tables only.
+pub async fn publish(
+    lake: &Lake,
+    processed: &dyn ObjectStore,
+    run_id: &RunId,
+) -> Result<Published, LakeError> {
+    let key = manifest_key(run_id);
+    let object = processed
+        .get(&key)
+        .await
+        .map_err(LakeError::processed(&key))?
+        .ok_or_else(|| LakeError::ManifestMissing {
+            run_id: run_id.clone(),
+            key: key.clone(),
+        })?;
+    let manifest = Manifest::from_json(&key, &object.bytes)?;
+    if let Some(unknown) = manifest
+        .tables
+        .keys()
+        .find(|t| !WAREHOUSE_TABLES.iter().any(|w| w.name == t.as_str()))
+    {
+        return Err(LakeError::BadParquet {
+            key,
+            table: "-",
+            reason: format!("names {unknown:?}, which is not a warehouse table"),
+        });
+    }
+    let mut tables = BTreeMap::new();
+    for table in &WAREHOUSE_TABLES {
+        let Some(files) = manifest.tables.get(table.name) else {
+            continue;
+        };
+        let outcome = publish_table(lake, processed, run_id, table, files).await?;
+        tables.insert(table.name, outcome);
+        fail::fail_point!("lake::between_tables");
+    }
+    let marker = format!("{PUBLISHED_PREFIX}{run_id}");
+    lake.store
+        .put(&marker, bytes::Bytes::new())
+        .await
+        .map_err(LakeError::lake(&marker))?;
+    Ok(Published {
+        run_id: run_id.clone(),
+        tables,
+    })
+}
+
+async fn publish_table(
+    lake: &Lake,
+    processed: &dyn ObjectStore,
+    run_id: &RunId,
+    table: &'static WarehouseTable,
+    files: &TableFiles,
+) -> Result<TableOutcome, LakeError> {
+    let iceberg = |source| LakeError::Iceberg {
+        table: table.name,
+        run_id: run_id.clone(),
+        source,
+    };
+    let creation = TableCreation::builder()
+        .name(table.name.to_owned())
+        .schema(schema::schema(table).map_err(iceberg)?)
+        .properties([(
+            "write.parquet.compression-codec".to_owned(),
+            "zstd".to_owned(),
+        )])
+        .build();
+    let current = lake
+        .catalog
+        .load_or_create(creation)
+        .await
+        .map_err(iceberg)?;
+    if runs_of(&current).any(|run| run == run_id.as_str()) {
+        return Ok(TableOutcome::AlreadyThere);
+    }
+    let (data_files, rows) = write_data_files(&current, processed, run_id, table, files)
+        .await
+        .map_err(|e| match e {
+            Written::Lake(e) => e,
+            Written::Iceberg(e) => iceberg(e),
+        })?;
+    let count = data_files.len();
+    let tx = Transaction::new(&current);
+    let append = tx
+        .fast_append()
+        .add_data_files(data_files)
+        .set_snapshot_properties(HashMap::from([(
+            RUN_PROPERTY.to_owned(),
+            run_id.as_str().to_owned(),
+        )]));
+    let tx = append.apply(tx).map_err(iceberg)?;
+    match tx.commit(&lake.catalog).await {
+        Ok(_) => Ok(TableOutcome::Appended { rows, files: count }),
+        // Another delivery of this run committed first.
+        Err(e) if e.kind() == ErrorKind::DataInvalid && e.message() == ALREADY_PUBLISHED => {
+            Ok(TableOutcome::AlreadyThere)
+        }
+        Err(e) => Err(iceberg(e)),
+    }
+}
+
+enum Written {
+    Lake(LakeError),
+    Iceberg(iceberg::Error),
+}
+
+impl From<iceberg::Error> for Written {
+    fn from(e: iceberg::Error) -> Written {
+        Written::Iceberg(e)
+    }
+}
+
+impl From<LakeError> for Written {
+    fn from(e: LakeError) -> Written {
+        Written::Lake(e)
+    }
+}
+
+/// The run's files of `table`, verified against the manifest, rewritten as the table's data
+/// files. The names carry the run and a fresh UUID: an attempt that crashed before its commit
+/// leaves files no snapshot names (invisible to readers; docs/lake.md, orphan files), and never
+/// overwrites a file a snapshot does name.
+async fn write_data_files(
+    current: &Table,
+    processed: &dyn ObjectStore,
+    run_id: &RunId,
+    table: &'static WarehouseTable,
+    files: &TableFiles,
+) -> Result<(Vec<iceberg::spec::DataFile>, u64), Written> {
+    let metadata = current.metadata();
+    let target = Arc::new(arrow_schema_of(table));
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let parquet = ParquetWriterBuilder::new(properties, metadata.current_schema().clone());
+    let names = DefaultFileNameGenerator::new(
+        run_id.as_str().to_owned(),
+        Some(uuid::Uuid::now_v7().to_string()),
+        DataFileFormat::Parquet,
+    );
+    let rolling = RollingFileWriterBuilder::new_with_default_file_size(
+        parquet,
+        current.file_io().clone(),
+        DefaultLocationGenerator::new(metadata)?,
+        names,
+    );
+    let mut writer = DataFileWriterBuilder::new(rolling).build(None).await?;
+    let mut rows = 0;
+    for part in &files.parts {
+        let bytes = processed
+            .get(&part.key)
+            .await
+            .map_err(LakeError::processed(&part.key))?
+            .ok_or_else(|| LakeError::ManifestMissing {
+                run_id: run_id.clone(),
+                key: part.key.clone(),
+            })?
+            .bytes;
+        part.check(&bytes).map_err(LakeError::from)?;
+        let bad = |reason: String| LakeError::BadParquet {
+            key: part.key.clone(),
+            table: table.name,
+            reason,
+        };
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.build())
+            .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+        let mut part_rows = 0;
+        for batch in reader {
+            let batch = batch.map_err(|e| bad(format!("cannot read: {e}")))?;
+            part_rows += batch.num_rows() as u64;
+            writer
+                .write(conform(&batch, &target, table).map_err(bad)?)
+                .await?;
+        }
+        part.check_count("the row count", part.rows, part_rows)
+            .map_err(LakeError::from)?;
+        rows += part_rows;
+    }
+    Ok((writer.close().await?, rows))
+}
+
+/// The Arrow schema of the table's data files: the processed Parquet's types (the catalog's),
+/// each field carrying its Iceberg field id, which Iceberg readers resolve columns by.
+/// Timestamps are tagged `+00:00`, the zone iceberg writes for `timestamptz` (the processed
+/// files say `UTC`: the same instants).
+fn arrow_schema_of(table: &WarehouseTable) -> ArrowSchema {
+    ArrowSchema::new(
+        table
+            .columns
+            .iter()
+            .zip(1..)
+            .map(|(column, id): (_, i32)| {
+                let ty = match column.ty {
+                    WarehouseType::Version => {
+                        DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+                    }
+                    other => other.arrow(),
+                };
+                Field::new(column.name, ty, column.nullable).with_metadata(HashMap::from([(
+                    PARQUET_FIELD_ID_META_KEY.to_owned(),
+                    id.to_string(),
+                )]))
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Iceberg's name for UTC in Arrow timestamps.
+const UTC: &str = "+00:00";
+
+/// `batch` with the table's columns in catalog order under `target`; a missing, extra or
+/// mistyped column is an error naming the column (never a value).
+fn conform(
+    batch: &RecordBatch,
+    target: &Arc<ArrowSchema>,
+    table: &WarehouseTable,
+) -> Result<RecordBatch, String> {
+    if let Some(extra) = batch
+        .schema()
+        .fields()
+        .iter()
+        .find(|f| table.column(f.name()).is_none())
+    {
+        return Err(format!(
+            "column {} is not a column of {}",
+            extra.name(),
+            table.name
+        ));
+    }
+    let columns = table
+        .columns
+        .iter()
+        .map(|column| {
+            let array = batch
+                .column_by_name(column.name)
+                .ok_or_else(|| format!("column {} is missing", column.name))?;
+            let expected = column.ty.arrow();
+            if array.data_type() != &expected {
+                return Err(format!(
+                    "column {} has type {}, expected {expected}",
+                    column.name,
+                    array.data_type(),
+                ));
+            }
+            match array.as_any().downcast_ref::<TimestampMicrosecondArray>() {
+                Some(instants) => Ok(Arc::new(instants.clone().with_timezone(UTC)) as ArrayRef),
+                None => Ok(array.clone()),
+            }
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    RecordBatch::try_new(target.clone(), columns).map_err(|e| e.to_string())
+}
