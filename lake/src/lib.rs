@@ -17,3 +17,22 @@ mod storage;
 pub use catalog::{DirectoryCatalog, RUN_PROPERTY, runs_of};
 pub use error::LakeError;
 pub use publish::{Lake, Published, TableOutcome, publish};
+
+#[cfg(test)]
+mod tests {
+    /// The lake's DuckDB reports are the warehouse's, word for word: a change to one is a change
+    /// to both (the tests compare their rows; this keeps the text from drifting first).
+    #[test]
+    fn the_duckdb_reports_are_the_warehouses_views() {
+        let duckdb = include_str!("../sql/duckdb.sql");
+        let warehouse = include_str!("../../load/migrations/V2__views.sql");
+        for view in ["report_monthly_sales", "report_payments_outstanding"] {
+            let body = |sql: &'static str| {
+                let start = sql.find(&format!("VIEW {view} AS")).unwrap();
+                let end = start + sql[start..].find(';').unwrap();
+                &sql[start..end]
+            };
+            assert_eq!(body(duckdb), body(warehouse), "{view}");
+        }
+    }
+}

@@ -37,6 +37,32 @@ async fn tables_of(processed: &dyn ObjectStore, runs: &[RunId]) -> BTreeMap<Stri
     tables
 }
 
+/// Publishes `runs` newest first (the reverse of the order they were made in), each appending to
+/// every table it has rows for; then every run again, as a replay or a redelivery would, which
+/// changes nothing.
+async fn publish_newest_first_then_again(lake: &Lake, processed: &dyn ObjectStore, runs: &[RunId]) {
+    for run in runs.iter().rev() {
+        let published = publish(lake, processed, run).await.unwrap();
+        assert!(
+            published
+                .tables
+                .values()
+                .all(|t| matches!(t, TableOutcome::Appended { .. })),
+            "{run}: {published:?}"
+        );
+    }
+    for run in runs {
+        let again = publish(lake, processed, run).await.unwrap();
+        assert!(
+            again
+                .tables
+                .values()
+                .all(|t| *t == TableOutcome::AlreadyThere),
+            "{run}: {again:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_lake_reads_back_in_duckdb_and_pyiceberg_as_the_warehouse_holds_it() {
     let p = Pipeline::new("lake_day", spec(400, 61)).await;
@@ -68,28 +94,7 @@ async fn the_lake_reads_back_in_duckdb_and_pyiceberg_as_the_warehouse_holds_it()
         "the history and the day make several runs: {runs:?}"
     );
 
-    // Newest first: the reverse of the order they were made in.
-    for run in runs.iter().rev() {
-        let published = publish(&lake, &p.processed, run).await.unwrap();
-        assert!(
-            published
-                .tables
-                .values()
-                .all(|t| matches!(t, TableOutcome::Appended { .. })),
-            "{run}: {published:?}"
-        );
-    }
-    // Every run again, as a replay or a redelivery would: nothing changes.
-    for run in &runs {
-        let published = publish(&lake, &p.processed, run).await.unwrap();
-        assert!(
-            published
-                .tables
-                .values()
-                .all(|t| *t == TableOutcome::AlreadyThere),
-            "{run}: {published:?}"
-        );
-    }
+    publish_newest_first_then_again(&lake, &p.processed, &runs).await;
 
     let read = read_lake(&root);
     let warehouse = warehouse_state(&p.warehouse.connect().await).await;
@@ -197,19 +202,7 @@ async fn a_lake_in_s3_holds_each_run_once_per_table_whatever_the_order() {
     let lake = open_lake(&location, Some(&sdk)).unwrap();
     let runs = processed_runs(&p.processed).await;
     assert!(runs.len() >= 2, "{runs:?}");
-    for run in runs.iter().rev() {
-        publish(&lake, &p.processed, run).await.unwrap();
-    }
-    for run in &runs {
-        let again = publish(&lake, &p.processed, run).await.unwrap();
-        assert!(
-            again
-                .tables
-                .values()
-                .all(|t| *t == TableOutcome::AlreadyThere),
-            "{run}: {again:?}"
-        );
-    }
+    publish_newest_first_then_again(&lake, &p.processed, &runs).await;
     assert!(lake.pending(&p.processed).await.unwrap().is_empty());
     let expected = tables_of(&p.processed, &runs).await;
     for (table, runs) in &expected {
