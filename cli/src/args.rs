@@ -100,7 +100,8 @@ pub enum StageArg {
     Load,
     /// Load the files dropped into the inbox (ETL_INBOX, by default .etl/inbox).
     Inbox,
-    /// Extract, then transform and load everything pending; then the inbox when ETL_INBOX is set.
+    /// Extract, then transform and load everything pending (and publish it to the lake when
+    /// ETL_LAKE is set); then the inbox when ETL_INBOX is set.
     All,
 }
 
