@@ -411,13 +411,8 @@ impl Local {
             let earlier = load::pending_loads(&warehouse, local.processed.as_ref())
                 .await
                 .context("listing the processed runs to load")?;
-            // A run transform wrote while the list was read is in both.
-            let mut taken: BTreeSet<RunId> = BTreeSet::new();
             let mut queue = RunQueue::new(earlier, &mut transformed);
             while let Some((run, _)) = queue.next().await {
-                if !taken.insert(run.clone()) {
-                    continue;
-                }
                 results.extend(local.load(&mut warehouse, std::slice::from_ref(&run)).await);
                 show.step(2);
             }
@@ -436,12 +431,8 @@ impl Local {
                 .await
                 .context("listing the processed runs to publish to the lake")?;
             let mut results = Vec::new();
-            let mut taken: BTreeSet<RunId> = BTreeSet::new();
             let mut queue = RunQueue::new(earlier, &mut for_lake);
             while let Some((run, _)) = queue.next().await {
-                if !taken.insert(run.clone()) {
-                    continue;
-                }
                 results.push(local.publish(lake, &run).await);
                 show.step(3);
             }
@@ -593,10 +584,12 @@ impl<T> Drop for StageTask<T> {
 }
 
 /// A stage's runs in `etl run`: those earlier cycles left pending first, then each one the
-/// stage before announces, until it has stopped announcing.
+/// stage before announces, until it has stopped announcing. Each run once: a run written while
+/// the pending list was read is both listed and announced.
 struct RunQueue<'a> {
     earlier: std::vec::IntoIter<RunId>,
     announced: &'a mut mpsc::UnboundedReceiver<RunId>,
+    taken: BTreeSet<RunId>,
 }
 
 impl<'a> RunQueue<'a> {
@@ -604,14 +597,21 @@ impl<'a> RunQueue<'a> {
         RunQueue {
             earlier: earlier.into_iter(),
             announced,
+            taken: BTreeSet::new(),
         }
     }
 
-    /// The next run, and whether it was announced in this cycle (not left pending before).
+    /// The next run not taken yet, and whether it was announced in this cycle (not left
+    /// pending before).
     async fn next(&mut self) -> Option<(RunId, bool)> {
-        match self.earlier.next() {
-            Some(run) => Some((run, false)),
-            None => self.announced.recv().await.map(|run| (run, true)),
+        loop {
+            let (run, fresh) = match self.earlier.next() {
+                Some(run) => (run, false),
+                None => (self.announced.recv().await?, true),
+            };
+            if self.taken.insert(run.clone()) {
+                return Some((run, fresh));
+            }
         }
     }
 }
