@@ -25,6 +25,11 @@ pub enum LakeError {
          was removed; `etl status` lists the processed runs"
     )]
     ManifestMissing { run_id: RunId, key: String },
+    #[error(
+        "{key} is named by its run's manifest but missing from the processed store: \
+         `etl replay --stage transform` rewrites it"
+    )]
+    FileMissing { key: String },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error(
@@ -55,6 +60,17 @@ impl LakeError {
         move |source| LakeError::Lake { key, source }
     }
 
+    pub(crate) fn iceberg(
+        table: &'static str,
+        run_id: &RunId,
+    ) -> impl Fn(iceberg::Error) -> LakeError + Copy {
+        move |source| LakeError::Iceberg {
+            table,
+            run_id: run_id.clone(),
+            source,
+        }
+    }
+
     pub(crate) fn processed(key: &str) -> impl FnOnce(StoreError) -> LakeError {
         let key = key.to_owned();
         move |source| LakeError::Processed { key, source }
@@ -68,6 +84,7 @@ impl Classify for LakeError {
                 source.disposition()
             }
             LakeError::ManifestMissing { .. }
+            | LakeError::FileMissing { .. }
             | LakeError::Manifest(_)
             | LakeError::PartMismatch(_)
             | LakeError::BadParquet { .. } => Disposition::QuarantineInput,

@@ -10,7 +10,7 @@ use arrow_schema::{DataType, Field, Schema as ArrowSchema, TimeUnit};
 use etl_adapters::store::ObjectStore;
 use etl_contract::layout::{MANIFESTS_PREFIX, RunId, manifest_key, run_id_of_manifest_key};
 use etl_contract::manifest::{Manifest, TableFiles};
-use etl_contract::warehouse::{WAREHOUSE_TABLES, WarehouseTable, WarehouseType};
+use etl_contract::warehouse::{WAREHOUSE_TABLES, WarehouseTable, WarehouseType, warehouse_table};
 use iceberg::spec::DataFileFormat;
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -144,7 +144,7 @@ pub async fn publish(
     if let Some(unknown) = manifest
         .tables
         .keys()
-        .find(|t| !WAREHOUSE_TABLES.iter().any(|w| w.name == t.as_str()))
+        .find(|t| warehouse_table(t).is_none())
     {
         return Err(LakeError::BadParquet {
             key,
@@ -179,11 +179,7 @@ async fn publish_table(
     table: &'static WarehouseTable,
     files: &TableFiles,
 ) -> Result<TableOutcome, LakeError> {
-    let iceberg = |source| LakeError::Iceberg {
-        table: table.name,
-        run_id: run_id.clone(),
-        source,
-    };
+    let iceberg = LakeError::iceberg(table.name, run_id);
     let creation = TableCreation::builder()
         .name(table.name.to_owned())
         .schema(schema::schema(table).map_err(iceberg)?)
@@ -200,12 +196,7 @@ async fn publish_table(
     if runs_of(&current).any(|run| run == run_id.as_str()) {
         return Ok(TableOutcome::AlreadyThere);
     }
-    let (data_files, rows) = write_data_files(&current, processed, run_id, table, files)
-        .await
-        .map_err(|e| match e {
-            Written::Lake(e) => e,
-            Written::Iceberg(e) => iceberg(e),
-        })?;
+    let (data_files, rows) = write_data_files(&current, processed, run_id, table, files).await?;
     let count = data_files.len();
     let tx = Transaction::new(&current);
     let append = tx
@@ -226,23 +217,6 @@ async fn publish_table(
     }
 }
 
-enum Written {
-    Lake(LakeError),
-    Iceberg(iceberg::Error),
-}
-
-impl From<iceberg::Error> for Written {
-    fn from(e: iceberg::Error) -> Written {
-        Written::Iceberg(e)
-    }
-}
-
-impl From<LakeError> for Written {
-    fn from(e: LakeError) -> Written {
-        Written::Lake(e)
-    }
-}
-
 /// The run's files of `table`, verified against the manifest, rewritten as the table's data
 /// files. The names carry the run and a fresh UUID: an attempt that crashed before its commit
 /// leaves files no snapshot names (invisible to readers; docs/lake.md, orphan files), and never
@@ -253,7 +227,8 @@ async fn write_data_files(
     run_id: &RunId,
     table: &'static WarehouseTable,
     files: &TableFiles,
-) -> Result<(Vec<iceberg::spec::DataFile>, u64), Written> {
+) -> Result<(Vec<iceberg::spec::DataFile>, u64), LakeError> {
+    let iceberg = LakeError::iceberg(table.name, run_id);
     let metadata = current.metadata();
     let target = Arc::new(arrow_schema_of(table));
     let properties = WriterProperties::builder()
@@ -268,22 +243,24 @@ async fn write_data_files(
     let rolling = RollingFileWriterBuilder::new_with_default_file_size(
         parquet,
         current.file_io().clone(),
-        DefaultLocationGenerator::new(metadata)?,
+        DefaultLocationGenerator::new(metadata).map_err(iceberg)?,
         names,
     );
-    let mut writer = DataFileWriterBuilder::new(rolling).build(None).await?;
+    let mut writer = DataFileWriterBuilder::new(rolling)
+        .build(None)
+        .await
+        .map_err(iceberg)?;
     let mut rows = 0;
     for part in &files.parts {
         let bytes = processed
             .get(&part.key)
             .await
             .map_err(LakeError::processed(&part.key))?
-            .ok_or_else(|| LakeError::ManifestMissing {
-                run_id: run_id.clone(),
+            .ok_or_else(|| LakeError::FileMissing {
                 key: part.key.clone(),
             })?
             .bytes;
-        part.check(&bytes).map_err(LakeError::from)?;
+        part.check(&bytes)?;
         let bad = |reason: String| LakeError::BadParquet {
             key: part.key.clone(),
             table: table.name,
@@ -298,13 +275,13 @@ async fn write_data_files(
             part_rows += batch.num_rows() as u64;
             writer
                 .write(conform(&batch, &target, table).map_err(bad)?)
-                .await?;
+                .await
+                .map_err(iceberg)?;
         }
-        part.check_count("the row count", part.rows, part_rows)
-            .map_err(LakeError::from)?;
+        part.check_count("the row count", part.rows, part_rows)?;
         rows += part_rows;
     }
-    Ok((writer.close().await?, rows))
+    Ok((writer.close().await.map_err(iceberg)?, rows))
 }
 
 /// The Arrow schema of the table's data files: the processed Parquet's types (the catalog's),

@@ -18,7 +18,7 @@ use etl_adapters::store::ObjectStore;
 use etl_contract::layout::{MANIFESTS_PREFIX, RunId, manifest_key, run_id_of_manifest_key};
 use etl_contract::manifest::{Manifest, Stage, sha256_hex};
 use etl_contract::warehouse::{
-    FOREIGN_KEYS, ForeignKey, TableKind, WAREHOUSE_TABLES, WarehouseTable,
+    FOREIGN_KEYS, ForeignKey, TableKind, WAREHOUSE_TABLES, WarehouseTable, warehouse_table,
 };
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::{Client, Transaction};
@@ -286,7 +286,7 @@ async fn fetch_inputs(
     if let Some(unknown) = manifest
         .tables
         .keys()
-        .find(|t| !WAREHOUSE_TABLES.iter().any(|w| w.name == t.as_str()))
+        .find(|t| warehouse_table(t).is_none())
     {
         return Err(LoadError::BadParquet {
             key: manifest_key(&manifest.run_id),
