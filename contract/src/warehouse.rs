@@ -56,6 +56,20 @@ impl WarehouseType {
     }
 }
 
+/// The Arrow field metadata key Parquet writers and readers keep a field id under (the value
+/// of `parquet::arrow::PARQUET_FIELD_ID_META_KEY`, spelled out so the contract needs no
+/// Parquet dependency; the lake's tests hold the two equal).
+pub const FIELD_ID_KEY: &str = "PARQUET:field_id";
+
+/// A file column that does not match the catalog: load quarantines such a file, the lake
+/// refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: {reason}")]
+pub struct ColumnMismatch {
+    pub column: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WarehouseColumn {
     pub name: &'static str,
@@ -142,6 +156,69 @@ pub struct WarehouseTable {
 impl WarehouseTable {
     pub fn column(&self, name: &str) -> Option<&WarehouseColumn> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The Arrow schema of the table's processed Parquet: the columns in catalog order, each
+    /// field carrying its Iceberg field id (its position, from 1) under [`FIELD_ID_KEY`], so
+    /// the lake can register a processed file as an Iceberg data file as it is, without
+    /// rewriting it (lake/src/publish.rs). Readers that resolve columns by name ignore the ids.
+    pub fn arrow_schema(&self) -> arrow_schema::Schema {
+        arrow_schema::Schema::new(
+            self.columns
+                .iter()
+                .zip(1..)
+                .map(|(c, id): (_, i32)| {
+                    arrow_schema::Field::new(c.name, c.ty.arrow(), c.nullable).with_metadata(
+                        std::collections::HashMap::from([(
+                            FIELD_ID_KEY.to_owned(),
+                            id.to_string(),
+                        )]),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// Whether a file's schema holds this table's rows as load and the lake read them (by
+    /// name): every column present with its type, none nullable that is NOT NULL here, none
+    /// extra. Order and field ids are not checked. The error names a column, never a value.
+    pub fn check_arrow(&self, schema: &arrow_schema::Schema) -> Result<(), ColumnMismatch> {
+        let mismatch = |column: &str, reason: String| ColumnMismatch {
+            column: column.to_owned(),
+            reason,
+        };
+        for column in self.columns {
+            let field = schema.field_with_name(column.name).map_err(|_| {
+                mismatch(
+                    column.name,
+                    format!("missing from the file (expected by {})", self.name),
+                )
+            })?;
+            let expected = column.ty.arrow();
+            if field.data_type() != &expected {
+                return Err(mismatch(
+                    column.name,
+                    format!("has type {}, expected {expected}", field.data_type()),
+                ));
+            }
+            if field.is_nullable() && !column.nullable {
+                return Err(mismatch(
+                    column.name,
+                    "is nullable in the file but NOT NULL in the warehouse".into(),
+                ));
+            }
+        }
+        match schema
+            .fields()
+            .iter()
+            .find(|f| self.column(f.name()).is_none())
+        {
+            Some(extra) => Err(mismatch(
+                extra.name(),
+                format!("is not a column of {}", self.name),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The columns that identify one stored version: the key, plus the source version for facts.

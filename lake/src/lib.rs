@@ -9,6 +9,7 @@
 //! arrive out of order converge (appends commute; the views pick each key's newest version).
 
 mod catalog;
+mod data_file;
 mod error;
 mod publish;
 pub mod schema;

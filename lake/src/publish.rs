@@ -1,20 +1,23 @@
 //! One run into the lake: for each warehouse table the run has rows for, its processed Parquet
-//! rewritten as Iceberg data files (field ids, the table's schema) and appended in one snapshot
-//! that records the run.
+//! copied in as Iceberg data files (transform writes the field ids Iceberg readers resolve
+//! columns by) and appended in one snapshot that records the run.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema, TimeUnit};
+use chrono::{DateTime, Utc};
 use etl_adapters::store::ObjectStore;
 use etl_contract::layout::{MANIFESTS_PREFIX, RunId, manifest_key, run_id_of_manifest_key};
 use etl_contract::manifest::{Manifest, TableFiles};
-use etl_contract::warehouse::{WAREHOUSE_TABLES, WarehouseTable, WarehouseType, warehouse_table};
-use iceberg::spec::DataFileFormat;
+use etl_contract::warehouse::{
+    FIELD_ID_KEY, WAREHOUSE_TABLES, WarehouseTable, WarehouseType, warehouse_table,
+};
+use iceberg::spec::{DataFile, DataFileFormat};
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
-use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, DefaultLocationGenerator,
@@ -28,6 +31,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::catalog::{ALREADY_PUBLISHED, DirectoryCatalog, RUN_PROPERTY, runs_of};
+use crate::data_file;
 use crate::error::LakeError;
 use crate::schema;
 
@@ -63,14 +67,11 @@ impl Lake {
 
     /// Processed runs not yet published to the lake, oldest first.
     pub async fn pending(&self, processed: &dyn ObjectStore) -> Result<Vec<RunId>, LakeError> {
-        let published: BTreeSet<String> = self
-            .store
-            .list(PUBLISHED_PREFIX)
-            .await
-            .map_err(LakeError::lake(PUBLISHED_PREFIX))?
-            .iter()
-            .filter_map(|k| k.strip_prefix(PUBLISHED_PREFIX))
-            .map(str::to_owned)
+        let published: BTreeSet<RunId> = self
+            .published()
+            .await?
+            .into_iter()
+            .map(|(run, _)| run)
             .collect();
         Ok(processed
             .list(MANIFESTS_PREFIX)
@@ -78,8 +79,26 @@ impl Lake {
             .map_err(LakeError::processed(MANIFESTS_PREFIX))?
             .iter()
             .filter_map(|k| run_id_of_manifest_key(k))
-            .filter(|run| !published.contains(run.as_str()))
+            .filter(|run| !published.contains(run))
             .collect())
+    }
+
+    /// The runs the lake has published to every table they have rows for, with when each was
+    /// (its marker's time), in run order.
+    pub async fn published(&self) -> Result<Vec<(RunId, DateTime<Utc>)>, LakeError> {
+        let mut runs: Vec<_> = self
+            .store
+            .list_entries(PUBLISHED_PREFIX)
+            .await
+            .map_err(LakeError::lake(PUBLISHED_PREFIX))?
+            .into_iter()
+            .filter_map(|entry| {
+                let run: RunId = entry.key.strip_prefix(PUBLISHED_PREFIX)?.parse().ok()?;
+                Some((run, entry.modified))
+            })
+            .collect();
+        runs.sort();
+        Ok(runs)
     }
 
     pub fn catalog(&self) -> &DirectoryCatalog {
@@ -217,20 +236,116 @@ async fn publish_table(
     }
 }
 
-/// The run's files of `table`, verified against the manifest, rewritten as the table's data
-/// files. The names carry the run and a fresh UUID: an attempt that crashed before its commit
-/// leaves files no snapshot names (invisible to readers; docs/lake.md, orphan files), and never
-/// overwrites a file a snapshot does name.
+/// The run's files of `table`, verified against the manifest, as the table's data files. A
+/// processed file whose columns carry their Iceberg field ids (what transform writes) is copied
+/// into the table byte for byte and registered from its footer; one from an older transform,
+/// without ids, is rewritten with them. The names carry the run and a fresh UUID: an attempt
+/// that crashed before its commit leaves files no snapshot names (invisible to readers;
+/// docs/lake.md, orphan files), and never overwrites a file a snapshot does name.
 async fn write_data_files(
     current: &Table,
     processed: &dyn ObjectStore,
     run_id: &RunId,
     table: &'static WarehouseTable,
     files: &TableFiles,
-) -> Result<(Vec<iceberg::spec::DataFile>, u64), LakeError> {
+) -> Result<(Vec<DataFile>, u64), LakeError> {
     let iceberg = LakeError::iceberg(table.name, run_id);
     let metadata = current.metadata();
-    let target = Arc::new(arrow_schema_of(table));
+    let attempt = uuid::Uuid::now_v7();
+    let mut data_files = Vec::new();
+    let mut rewriter = None;
+    let mut rows = 0;
+    for (index, part) in files.parts.iter().enumerate() {
+        let bytes = processed
+            .get(&part.key)
+            .await
+            .map_err(LakeError::processed(&part.key))?
+            .ok_or_else(|| LakeError::FileMissing {
+                key: part.key.clone(),
+            })?
+            .bytes;
+        part.check(&bytes)?;
+        let bad = |reason: String| LakeError::BadParquet {
+            key: part.key.clone(),
+            table: table.name,
+            reason,
+        };
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+            .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+        table
+            .check_arrow(reader.schema())
+            .map_err(|mismatch| bad(mismatch.to_string()))?;
+        let part_rows = reader.metadata().file_metadata().num_rows() as u64;
+        part.check_count("the row count", part.rows, part_rows)?;
+        rows += part_rows;
+        if carries_field_ids(table, reader.schema()) {
+            let path = format!(
+                "{}/data/{run_id}-{attempt}-{index:05}.parquet",
+                metadata.location()
+            );
+            let size = bytes.len() as u64;
+            current
+                .file_io()
+                .new_output(&path)
+                .map_err(iceberg)?
+                .write(bytes)
+                .await
+                .map_err(iceberg)?;
+            data_files.push(
+                data_file::data_file(
+                    table,
+                    reader.metadata(),
+                    path,
+                    size,
+                    metadata.default_partition_spec_id(),
+                )
+                .map_err(bad)?,
+            );
+            continue;
+        }
+        let writer = match &mut rewriter {
+            Some(writer) => writer,
+            None => rewriter.insert(rewriter_of(current, run_id, table).await?),
+        };
+        let reader = reader
+            .build()
+            .map_err(|e| bad(format!("cannot read: {e}")))?;
+        let target = Arc::new(arrow_schema_of(table));
+        for batch in reader {
+            let batch = batch.map_err(|e| bad(format!("cannot read: {e}")))?;
+            writer
+                .write(conform(&batch, &target, table).map_err(bad)?)
+                .await
+                .map_err(iceberg)?;
+        }
+    }
+    if let Some(mut writer) = rewriter {
+        data_files.extend(writer.close().await.map_err(iceberg)?);
+    }
+    Ok((data_files, rows))
+}
+
+/// Whether each of the file's columns carries the field id of the table's column of that name.
+fn carries_field_ids(table: &WarehouseTable, file: &ArrowSchema) -> bool {
+    let expected = table.arrow_schema();
+    expected.fields().iter().all(|field| {
+        file.field_with_name(field.name())
+            .is_ok_and(|f| f.metadata().get(FIELD_ID_KEY) == field.metadata().get(FIELD_ID_KEY))
+    })
+}
+
+/// Writes rows into the table's data files with the table's field ids (Parquet from before
+/// transform wrote them).
+type Rewriter =
+    DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
+
+async fn rewriter_of(
+    current: &Table,
+    run_id: &RunId,
+    table: &'static WarehouseTable,
+) -> Result<Rewriter, LakeError> {
+    let iceberg = LakeError::iceberg(table.name, run_id);
+    let metadata = current.metadata();
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
@@ -246,42 +361,10 @@ async fn write_data_files(
         DefaultLocationGenerator::new(metadata).map_err(iceberg)?,
         names,
     );
-    let mut writer = DataFileWriterBuilder::new(rolling)
+    DataFileWriterBuilder::new(rolling)
         .build(None)
         .await
-        .map_err(iceberg)?;
-    let mut rows = 0;
-    for part in &files.parts {
-        let bytes = processed
-            .get(&part.key)
-            .await
-            .map_err(LakeError::processed(&part.key))?
-            .ok_or_else(|| LakeError::FileMissing {
-                key: part.key.clone(),
-            })?
-            .bytes;
-        part.check(&bytes)?;
-        let bad = |reason: String| LakeError::BadParquet {
-            key: part.key.clone(),
-            table: table.name,
-            reason,
-        };
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.build())
-            .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
-        let mut part_rows = 0;
-        for batch in reader {
-            let batch = batch.map_err(|e| bad(format!("cannot read: {e}")))?;
-            part_rows += batch.num_rows() as u64;
-            writer
-                .write(conform(&batch, &target, table).map_err(bad)?)
-                .await
-                .map_err(iceberg)?;
-        }
-        part.check_count("the row count", part.rows, part_rows)?;
-        rows += part_rows;
-    }
-    Ok((writer.close().await.map_err(iceberg)?, rows))
+        .map_err(iceberg)
 }
 
 /// The Arrow schema of the table's data files: the processed Parquet's types (the catalog's),
@@ -313,25 +396,13 @@ fn arrow_schema_of(table: &WarehouseTable) -> ArrowSchema {
 /// Iceberg's name for UTC in Arrow timestamps.
 const UTC: &str = "+00:00";
 
-/// `batch` with the table's columns in catalog order under `target`; a missing, extra or
-/// mistyped column is an error naming the column (never a value).
+/// `batch` (whose schema `WarehouseTable::check_arrow` accepted) with the table's columns in
+/// catalog order under `target`.
 fn conform(
     batch: &RecordBatch,
     target: &Arc<ArrowSchema>,
     table: &WarehouseTable,
 ) -> Result<RecordBatch, String> {
-    if let Some(extra) = batch
-        .schema()
-        .fields()
-        .iter()
-        .find(|f| table.column(f.name()).is_none())
-    {
-        return Err(format!(
-            "column {} is not a column of {}",
-            extra.name(),
-            table.name
-        ));
-    }
     let columns = table
         .columns
         .iter()
@@ -339,14 +410,6 @@ fn conform(
             let array = batch
                 .column_by_name(column.name)
                 .ok_or_else(|| format!("column {} is missing", column.name))?;
-            let expected = column.ty.arrow();
-            if array.data_type() != &expected {
-                return Err(format!(
-                    "column {} has type {}, expected {expected}",
-                    column.name,
-                    array.data_type(),
-                ));
-            }
             match array.as_any().downcast_ref::<TimestampMicrosecondArray>() {
                 Some(instants) => Ok(Arc::new(instants.clone().with_timezone(UTC)) as ArrayRef),
                 None => Ok(array.clone()),

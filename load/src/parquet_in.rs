@@ -43,41 +43,13 @@ pub fn open(
     let builder = reader_of(key, bytes)?;
     let rows = builder.metadata().file_metadata().num_rows() as u64;
     let schema = builder.schema().clone();
-    for column in table.columns {
-        let field = schema
-            .field_with_name(column.name)
-            .map_err(|_| LoadError::BadColumn {
-                key: key.to_owned(),
-                column: column.name.to_owned(),
-                reason: format!("missing from the file (expected by {})", table.name),
-            })?;
-        let expected = column.ty.arrow();
-        if field.data_type() != &expected {
-            return Err(LoadError::BadColumn {
-                key: key.to_owned(),
-                column: column.name.to_owned(),
-                reason: format!("has type {}, expected {expected}", field.data_type()),
-            });
-        }
-        if field.is_nullable() && !column.nullable {
-            return Err(LoadError::BadColumn {
-                key: key.to_owned(),
-                column: column.name.to_owned(),
-                reason: "is nullable in the file but NOT NULL in the warehouse".into(),
-            });
-        }
-    }
-    if let Some(extra) = schema
-        .fields()
-        .iter()
-        .find(|f| table.column(f.name()).is_none())
-    {
-        return Err(LoadError::BadColumn {
+    table
+        .check_arrow(&schema)
+        .map_err(|mismatch| LoadError::BadColumn {
             key: key.to_owned(),
-            column: extra.name().clone(),
-            reason: format!("is not a column of {}", table.name),
-        });
-    }
+            column: mismatch.column,
+            reason: mismatch.reason,
+        })?;
     let reader = builder.build().map_err(|e| bad_parquet(key, e))?;
     Ok((reader, rows))
 }

@@ -1,7 +1,8 @@
 //! Writes warehouse frames as Parquet with the contract's exact types: Decimal128(10,2) money,
 //! Date32 dates, Time64(us) times, Timestamp(us, UTC) versions, zstd. The Arrow schema comes
 //! from the warehouse catalog, not from the frame, so a frame that drifted from the catalog
-//! fails here instead of producing a file load would misread.
+//! fails here instead of producing a file load would misread. Its fields carry their Iceberg
+//! field ids, so the lake registers these files as they are.
 
 use std::sync::Arc;
 
@@ -9,7 +10,6 @@ use arrow_array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int32Array, RecordBatch, StringArray,
     Time64MicrosecondArray, TimestampMicrosecondArray,
 };
-use arrow_schema::{Field, Schema};
 use etl_contract::warehouse::{WarehouseTable, WarehouseType};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -20,17 +20,6 @@ use crate::error::TransformError;
 
 /// Rows per row group: load streams one row group at a time, so this bounds its memory.
 pub const ROW_GROUP_ROWS: usize = 65_536;
-
-/// The Arrow schema of a warehouse table.
-pub fn arrow_schema(table: &WarehouseTable) -> Schema {
-    Schema::new(
-        table
-            .columns
-            .iter()
-            .map(|c| Field::new(c.name, c.ty.arrow(), c.nullable))
-            .collect::<Vec<_>>(),
-    )
-}
 
 fn array(
     frame: &DataFrame,
@@ -85,7 +74,7 @@ pub fn record_batch(
         .iter()
         .map(|c| array(frame, table.name, c.name, c.ty))
         .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(Arc::new(arrow_schema(table)), arrays).map_err(|e| {
+    RecordBatch::try_new(Arc::new(table.arrow_schema()), arrays).map_err(|e| {
         TransformError::Parquet {
             table: table.name,
             reason: e.to_string(),

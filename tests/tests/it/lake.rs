@@ -37,6 +37,68 @@ async fn tables_of(processed: &dyn ObjectStore, runs: &[RunId]) -> BTreeMap<Stri
     tables
 }
 
+/// Rewrites processed run `run` as a transform from before field ids wrote it: the same rows
+/// and Arrow types, the fields without their Iceberg field ids, the manifest describing the new
+/// bytes. What the lake finds in a processed bucket filled by an earlier release.
+pub async fn without_field_ids(processed: &dyn ObjectStore, run: &RunId) {
+    use arrow_array::RecordBatch;
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let key = etl_contract::layout::manifest_key(run);
+    let bytes = processed.get(&key).await.unwrap().unwrap().bytes;
+    let mut manifest = Manifest::from_json(&key, &bytes).unwrap();
+    for files in manifest.tables.values_mut() {
+        for part in &mut files.parts {
+            let bytes = processed.get(&part.key).await.unwrap().unwrap().bytes;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+            let plain = std::sync::Arc::new(arrow_schema::Schema::new(
+                reader
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_metadata(Default::default()))
+                    .collect::<Vec<_>>(),
+            ));
+            let mut out = Vec::new();
+            let mut writer = ArrowWriter::try_new(&mut out, plain.clone(), None).unwrap();
+            for batch in reader.build().unwrap() {
+                let batch = batch.unwrap();
+                let batch = RecordBatch::try_new(plain.clone(), batch.columns().to_vec()).unwrap();
+                writer.write(&batch).unwrap();
+            }
+            writer.close().unwrap();
+            *part = etl_contract::manifest::Part::describe(part.key.clone(), part.rows, &out);
+            processed.put(&part.key, out.into()).await.unwrap();
+        }
+    }
+    etl_tests::craft::put_manifest(processed, &manifest).await;
+}
+
+/// The sha256 of every data file in the lake.
+fn data_file_digests(root: &std::path::Path) -> std::collections::BTreeSet<String> {
+    etl_contract::warehouse::WAREHOUSE_TABLES
+        .iter()
+        .filter_map(|t| std::fs::read_dir(root.join(t.name).join("data")).ok())
+        .flatten()
+        .map(|entry| {
+            etl_contract::manifest::sha256_hex(&std::fs::read(entry.unwrap().path()).unwrap())
+        })
+        .collect()
+}
+
+/// The sha256 of every processed file of `run`.
+async fn part_digests(processed: &dyn ObjectStore, run: &RunId) -> Vec<String> {
+    let key = etl_contract::layout::manifest_key(run);
+    let bytes = processed.get(&key).await.unwrap().unwrap().bytes;
+    Manifest::from_json(&key, &bytes)
+        .unwrap()
+        .tables
+        .values()
+        .flat_map(|files| files.parts.iter().map(|p| p.sha256.clone()))
+        .collect()
+}
+
 /// Publishes `runs` newest first (the reverse of the order they were made in), each appending to
 /// every table it has rows for; then every run again, as a replay or a redelivery would, which
 /// changes nothing.
@@ -94,7 +156,22 @@ async fn the_lake_reads_back_in_duckdb_and_pyiceberg_as_the_warehouse_holds_it()
         "the history and the day make several runs: {runs:?}"
     );
 
+    // The oldest run as an earlier release's transform wrote it (no Iceberg field ids): the
+    // lake rewrites those files, and registers the others as they are.
+    without_field_ids(&p.processed, &runs[0]).await;
+
     publish_newest_first_then_again(&lake, &p.processed, &runs).await;
+    let in_lake = data_file_digests(&root);
+    for (i, run) in runs.iter().enumerate() {
+        for digest in part_digests(&p.processed, run).await {
+            assert_eq!(
+                in_lake.contains(&digest),
+                i > 0,
+                "{run}: a processed file with field ids is copied in byte for byte, one without \
+                 them rewritten"
+            );
+        }
+    }
 
     let read = read_lake(&root);
     let warehouse = warehouse_state(&p.warehouse.connect().await).await;
