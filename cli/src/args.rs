@@ -84,9 +84,14 @@ pub struct DemoArgs {
     /// Live operations simulated between the two pipeline runs.
     #[arg(long, default_value_t = 300)]
     pub operations: u64,
-    /// Where to write the HTML report of the demo (the one thing it leaves behind).
+    /// Where to write the HTML report of the demo (left behind, with the lake).
     #[arg(long, value_name = "FILE", default_value = ".etl/demo-report.html")]
     pub report: std::path::PathBuf,
+    /// Where the demo publishes its lake: the warehouse's tables as Iceberg tables, left behind
+    /// to query with DuckDB or pyiceberg (docs/lake.md). A lake an earlier demo left there is
+    /// replaced; a directory holding anything else is refused.
+    #[arg(long, value_name = "DIR", default_value = ".etl/lake")]
+    pub lake: std::path::PathBuf,
 }
 
 /// A pipeline stage.

@@ -1,8 +1,9 @@
 //! `etl demo`: the whole pipeline on a fresh machine with nothing configured. A throwaway
 //! Postgres (unless ETL_SOURCE_URL and ETL_WAREHOUSE_URL are given), temporary stores, a seeded
 //! history, two pipeline cycles around a burst of live activity, and a short report, also
-//! written as an HTML page (`--report`). Nothing else is left running or on disk afterwards,
-//! Ctrl-C, SIGTERM and SIGHUP included.
+//! written as an HTML page (`--report`). The warehouse is published to a lake (`--lake`) as
+//! well. Nothing but the page and the lake is left running or on disk afterwards, Ctrl-C,
+//! SIGTERM and SIGHUP included.
 
 use std::time::Instant;
 
@@ -67,11 +68,13 @@ async fn run(
         ),
     };
     let stores = tempfile::tempdir().context("creating the demo's temporary stores")?;
+    fresh_lake(&args.lake)?;
     let local = Local::new(Config {
         source: Some(DatabaseLocator::Url(source.clone())),
         warehouse: Some(DatabaseLocator::Url(warehouse.clone())),
         landing: Some(StoreLocation::Local(stores.path().join("landing"))),
         processed: Some(StoreLocation::Local(stores.path().join("processed"))),
+        lake: Some(StoreLocation::Local(args.lake.clone())),
         ..config.clone()
     })
     .await?;
@@ -133,6 +136,16 @@ async fn run(
     if let (Some(mark), Some(lag)) = (&status.watermark, status.lag_secs) {
         println!("\nfreshness: watermark {mark}, lag {lag:.1}s");
     }
+    let published = match &local.lake {
+        Some(lake) => lake.published().await?.len(),
+        None => 0,
+    };
+    println!(
+        "\nlake: {published} runs published to {} Iceberg tables in {} (query it with DuckDB \
+         or pyiceberg: docs/lake.md)",
+        WAREHOUSE_TABLES.len(),
+        args.lake.display()
+    );
     println!("\nreport_monthly_sales (latest months, top value first):");
     let rows = wh
         .query(
@@ -164,6 +177,33 @@ async fn run(
     );
     println!("\ndemo finished in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Makes `dir` an empty directory for the demo's lake, removing the lake an earlier demo left
+/// there. Anything else in it (a file, a folder that is not a lake table) is refused rather than
+/// deleted.
+fn fresh_lake(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {} (the demo's --lake)", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            // Hidden files are the local store's own (its lock, interrupted writes).
+            let lake_table = WAREHOUSE_TABLES.iter().any(|t| t.name == name) || name == "_etl";
+            if !name.starts_with('.') && !(lake_table && entry.path().is_dir()) {
+                bail!(
+                    "{} holds {name}, which is not part of a demo lake: pass --lake with an \
+                     empty or new directory",
+                    dir.display()
+                );
+            }
+        }
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("removing the earlier demo's lake in {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
 fn report_cycle(label: &str, cycle: &crate::local::Cycle) -> anyhow::Result<()> {

@@ -244,6 +244,8 @@ mod tests {
             load: vec![],
             pending_transform: vec![],
             pending_load: vec![],
+            lake: None,
+            pending_lake: vec![],
             quarantined: vec![],
             future: BTreeMap::new(),
         };

@@ -151,6 +151,11 @@ pub struct Status {
     pub load: Vec<RunLine>,
     pub pending_transform: Vec<String>,
     pub pending_load: Vec<String>,
+    /// Runs published to the lake (`ETL_LAKE`), when it is set: when each was published and
+    /// the rows it holds.
+    pub lake: Option<Vec<RunLine>>,
+    /// Processed runs the lake does not hold yet.
+    pub pending_lake: Vec<String>,
     pub quarantined: Vec<Quarantined>,
     /// Source rows stamped ahead of the source's clock at the last extract, per table.
     pub future: BTreeMap<String, FutureRows>,
@@ -162,11 +167,17 @@ impl Status {
         let quarantined =
             |stage: &str| self.quarantined.iter().filter(|q| q.stage == stage).count();
         [
-            ("extract", &self.extract, 0),
-            ("transform", &self.transform, self.pending_transform.len()),
-            ("load", &self.load, self.pending_load.len()),
+            ("extract", Some(&self.extract), 0),
+            (
+                "transform",
+                Some(&self.transform),
+                self.pending_transform.len(),
+            ),
+            ("load", Some(&self.load), self.pending_load.len()),
+            ("lake", self.lake.as_ref(), self.pending_lake.len()),
         ]
         .into_iter()
+        .filter_map(|(stage, lines, pending)| Some((stage, lines?, pending)))
         .map(|(stage, lines, pending)| StageLine {
             stage: stage.to_owned(),
             last: lines.last().cloned(),
@@ -342,6 +353,29 @@ pub(crate) async fn status_of(local: &Local, sources: &Sources) -> anyhow::Resul
         .filter(|id| !transformed_ids.contains(id) && !is_quarantined(id, "transform"))
         .map(ToString::to_string)
         .collect();
+    let (lake, pending_lake) = match &local.lake {
+        Some(lake) => {
+            let published = lake.published().await?;
+            let rows_of = |run: &RunId| {
+                transformed
+                    .iter()
+                    .find(|m| &m.run_id == run)
+                    .map_or(0, Manifest::total_rows)
+            };
+            let lines = published
+                .iter()
+                .map(|(run, at)| run_line(run.to_string(), rows_of(run), 0, *at, now))
+                .collect();
+            let pending = transformed
+                .iter()
+                .map(|m| &m.run_id)
+                .filter(|id| !published.iter().any(|(run, _)| run == *id))
+                .map(ToString::to_string)
+                .collect();
+            (Some(recent(lines)), pending)
+        }
+        None => (None, Vec::new()),
+    };
     let pending_load = match &loaded_ids {
         Some(loaded) => transformed
             .iter()
@@ -368,6 +402,8 @@ pub(crate) async fn status_of(local: &Local, sources: &Sources) -> anyhow::Resul
         load: recent(load),
         pending_transform,
         pending_load,
+        lake,
+        pending_lake,
         quarantined,
     })
 }
@@ -464,10 +500,14 @@ pub fn render(verdict: &Verdict, status: &Status, colour: bool) -> String {
     }
     let _ = writeln!(out, "\nrecent runs:");
     for (stage, lines) in [
-        ("extract", &status.extract),
-        ("transform", &status.transform),
-        ("load", &status.load),
-    ] {
+        ("extract", Some(&status.extract)),
+        ("transform", Some(&status.transform)),
+        ("load", Some(&status.load)),
+        ("lake", status.lake.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(stage, lines)| Some((stage, lines?)))
+    {
         for l in lines {
             let _ = writeln!(
                 out,
@@ -495,12 +535,43 @@ mod tests {
             load: Vec::new(),
             pending_transform: Vec::new(),
             pending_load: Vec::new(),
+            lake: None,
+            pending_lake: Vec::new(),
             quarantined: Vec::new(),
             future: BTreeMap::new(),
         }
     }
 
     const SLO: Duration = Duration::from_secs(30 * 60);
+
+    #[test]
+    fn the_lake_has_a_line_of_its_own_only_when_it_is_set() {
+        let mut s = status(Some(60.0));
+        let stages = |s: &Status| s.stages().into_iter().map(|l| l.stage).collect::<Vec<_>>();
+        assert_eq!(stages(&s), ["extract", "transform", "load"]);
+        assert!(!render(&verdict(&s, SLO), &s, false).contains("lake"));
+
+        s.lake = Some(vec![RunLine {
+            run_id: "20261201T100000.000000Z-0a1b2c3d".into(),
+            rows: 42,
+            bytes: 0,
+            at: "2026-12-01T10:00:05.000000Z".into(),
+            age_secs: 60.0,
+        }]);
+        s.pending_lake = vec!["20261201T101000.000000Z-0a1b2c3e".into()];
+        assert_eq!(stages(&s), ["extract", "transform", "load", "lake"]);
+        let lake = s.stages().pop().unwrap();
+        assert_eq!((lake.pending, lake.last.unwrap().rows), (1, 42));
+        let text = render(&verdict(&s, SLO), &s, false);
+        assert!(
+            text.contains("lake       20261201T100000.000000Z-0a1b2c3d"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  lake      20261201T100000.000000Z-0a1b2c3d  rows        42"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn fresh_and_clean_is_healthy() {

@@ -236,6 +236,10 @@ async fn etl_run_publishes_to_the_lake_and_a_lake_failure_stops_nothing_else() {
         lake.pending(&p.processed).await.unwrap().len(),
         failures.len()
     );
+    // `etl status` shows the lake behind: the runs it failed are pending there, not at load.
+    let status = etl_cli::status::status(&local).await.unwrap();
+    assert_eq!(status.pending_lake.len(), failures.len());
+    assert!(status.pending_load.is_empty());
 
     std::fs::remove_file(&blocker).unwrap();
     let cycle = local.cycle(Stages::All).await.unwrap();
@@ -246,6 +250,14 @@ async fn etl_run_publishes_to_the_lake_and_a_lake_failure_stops_nothing_else() {
         "the runs left pending"
     );
     assert!(lake.pending(&p.processed).await.unwrap().is_empty());
+    let status = etl_cli::status::status(&local).await.unwrap();
+    let line = status.stages().pop().unwrap();
+    assert_eq!((line.stage.as_str(), line.pending), ("lake", 0));
+    assert_eq!(
+        line.last.map(|l| l.run_id),
+        runs.last().map(ToString::to_string),
+        "the lake's last run is the newest"
+    );
     for table in ["dim_date", "dim_staff", "fact_sales_order", "fact_payment"] {
         let held = lake.runs(table).await.unwrap();
         let mut distinct = held.clone();
