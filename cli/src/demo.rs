@@ -191,8 +191,10 @@ fn fresh_lake(dir: &std::path::Path) -> anyhow::Result<()> {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             // Hidden files are the local store's own (its lock, interrupted writes).
-            let lake_table = WAREHOUSE_TABLES.iter().any(|t| t.name == name) || name == "_etl";
-            if !name.starts_with('.') && !(lake_table && entry.path().is_dir()) {
+            let store_file = name.starts_with('.');
+            let lake_folder = (WAREHOUSE_TABLES.iter().any(|t| t.name == name) || name == "_etl")
+                && entry.path().is_dir();
+            if !(store_file || lake_folder) {
                 bail!(
                     "{} holds {name}, which is not part of a demo lake: pass --lake with an \
                      empty or new directory",
