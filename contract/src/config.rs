@@ -22,9 +22,10 @@ pub const SOURCE_READERS: &str = "ETL_SOURCE_READERS";
 pub const INBOX: &str = "ETL_INBOX";
 pub const NOTIFY_TOPIC_ARN: &str = "ETL_NOTIFY_TOPIC_ARN";
 pub const LAKE: &str = "ETL_LAKE";
+pub const LAKE_GLUE_DATABASE: &str = "ETL_LAKE_GLUE_DATABASE";
 
 /// Every variable the pipeline reads, for documentation and for the Terraform drift test.
-pub const ALL_VARIABLES: [&str; 14] = [
+pub const ALL_VARIABLES: [&str; 15] = [
     SOURCE_URL,
     SOURCE_SECRET_ARN,
     WAREHOUSE_URL,
@@ -39,6 +40,7 @@ pub const ALL_VARIABLES: [&str; 14] = [
     INBOX,
     NOTIFY_TOPIC_ARN,
     LAKE,
+    LAKE_GLUE_DATABASE,
 ];
 
 /// Rows per extract run when `ETL_ROW_BUDGET` is not set.
@@ -109,6 +111,9 @@ pub struct Config {
     pub notify_topic_arn: Option<String>,
     /// The lake's Iceberg tables (`lake` crate); absent: no lake.
     pub lake: Option<StoreLocation>,
+    /// The Glue database the lake's tables are registered in (and committed through); only
+    /// with an S3 lake.
+    pub lake_glue_database: Option<String>,
     pub row_budget: u64,
     pub lookback: Duration,
     pub connect_timeout: Duration,
@@ -157,6 +162,36 @@ impl Config {
             inbox: store(INBOX)?,
             alert_topic_arn: get(ALERT_TOPIC_ARN),
             notify_topic_arn: get(NOTIFY_TOPIC_ARN),
+            lake_glue_database: match (get(LAKE_GLUE_DATABASE), store(LAKE)?) {
+                (None, _) => None,
+                (Some(database), Some(StoreLocation::S3 { .. }))
+                    if !database.is_empty()
+                        && database
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+                {
+                    Some(database)
+                }
+                (Some(database), Some(StoreLocation::S3 { .. })) => {
+                    return Err(ConfigError::Invalid {
+                        var: LAKE_GLUE_DATABASE,
+                        value: database,
+                        reason: "a Glue database name is lower-case letters, digits and \
+                                 underscores (Terraform's output lake_glue_database)"
+                            .into(),
+                    });
+                }
+                (Some(database), _) => {
+                    return Err(ConfigError::Invalid {
+                        var: LAKE_GLUE_DATABASE,
+                        value: database,
+                        reason: format!(
+                            "Glue registers tables in S3: set {LAKE} to s3://bucket/prefix, or \
+                             unset {LAKE_GLUE_DATABASE} for a lake in a directory"
+                        ),
+                    });
+                }
+            },
             lake: store(LAKE)?,
             row_budget: number(ROW_BUDGET, DEFAULT_ROW_BUDGET, 1)?,
             lookback: Duration::from_secs(number(LOOKBACK_SECS, DEFAULT_LOOKBACK_SECS, 0)?),
@@ -242,6 +277,26 @@ mod tests {
         let err = config(&[(SOURCE_READERS, "0")]).unwrap_err().to_string();
         assert!(err.contains("ETL_SOURCE_READERS"), "{err}");
         assert_eq!(config(&[(SOURCE_READERS, "4")]).unwrap().source_readers, 4);
+    }
+
+    #[test]
+    fn a_glue_database_needs_an_s3_lake_and_a_glue_name() {
+        let s3 = (LAKE, "s3://lake-bucket/lake");
+        let c = config(&[s3, (LAKE_GLUE_DATABASE, "etl_dev_lake")]).unwrap();
+        assert_eq!(c.lake_glue_database.as_deref(), Some("etl_dev_lake"));
+        assert_eq!(config(&[s3]).unwrap().lake_glue_database, None);
+        let err = config(&[(LAKE, "./lake"), (LAKE_GLUE_DATABASE, "etl_dev_lake")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ETL_LAKE_GLUE_DATABASE") && err.contains("s3://bucket/prefix"),
+            "{err}"
+        );
+        assert!(config(&[(LAKE_GLUE_DATABASE, "etl_dev_lake")]).is_err());
+        let err = config(&[s3, (LAKE_GLUE_DATABASE, "Etl-Lake")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lower-case"), "{err}");
     }
 
     #[test]

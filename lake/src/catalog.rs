@@ -1,13 +1,15 @@
-//! The lake's tables without a catalog server: each at `<lake>/<table>/`, its metadata files in
-//! `metadata/` and `metadata/version-hint.text` naming the current one. That is the layout
-//! DuckDB's `iceberg_scan('<lake>/<table>')` and pyiceberg's `StaticTable` read, and the one a
-//! Glue table's `metadata_location` can point into.
+//! The lake's tables: each at `<lake>/<table>/`, its metadata files in `metadata/`, and one
+//! pointer naming the current one. Without a catalog server (a directory, or S3 read by
+//! DuckDB and pyiceberg) the pointer is `metadata/version-hint.text`, the layout DuckDB's
+//! `iceberg_scan('<lake>/<table>')` and pyiceberg's `StaticTable` read. With a Glue database
+//! (`ETL_LAKE_GLUE_DATABASE`) it is the Glue table's `metadata_location` (crate::glue), where
+//! Athena and Spectrum look.
 //!
 //! A commit writes a new metadata file (its name is new: a version and a UUID) and then swaps
-//! the hint by compare-and-swap on the version last read (`ObjectStore::put_if_match`), so two
-//! writers of one table cannot both win: the loser's commit fails as a conflict and iceberg's
-//! transaction retries it on the new current metadata. A metadata file whose swap lost is never
-//! named by the hint and is ignored by every reader.
+//! the pointer by compare-and-swap on the version last read (the hint's `put_if_match`, Glue's
+//! `VersionId`), so two writers of one table cannot both win: the loser's commit fails as a
+//! conflict and iceberg's transaction retries it on the new current metadata. A metadata file
+//! whose swap lost is never named by the pointer and is ignored by every reader.
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
@@ -24,6 +26,7 @@ use iceberg::{
     TableCreation, TableIdent,
 };
 
+use crate::glue::{GlueCurrent, GlueTables};
 use crate::storage::{StoreStorage, StoreStorageFactory, store_error};
 
 /// The snapshot summary property that records which run a snapshot appended.
@@ -34,37 +37,47 @@ const METADATA_SUFFIX: &str = ".metadata.json";
 
 /// The lake's tables in one store.
 #[derive(Clone)]
-pub struct DirectoryCatalog {
+pub struct LakeCatalog {
     store: Arc<dyn ObjectStore>,
+    /// Where the tables' pointers are kept: Glue when set, else each table's hint.
+    glue: Option<GlueTables>,
     /// The location of the store's root, as iceberg writes it into metadata.
     root: String,
     namespace: NamespaceIdent,
     file_io: FileIO,
 }
 
-impl std::fmt::Debug for DirectoryCatalog {
+impl std::fmt::Debug for LakeCatalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DirectoryCatalog")
+        f.debug_struct("LakeCatalog")
             .field("root", &self.root)
+            .field("glue", &self.glue.as_ref().map(GlueTables::database))
             .finish_non_exhaustive()
     }
 }
 
-/// A table's current metadata and the version of the hint that named it.
+/// A table's current metadata and the version of the pointer that named it.
 struct Current {
     table: Table,
-    hint: Version,
+    pointer: Pointer,
 }
 
-impl DirectoryCatalog {
+/// The pointer's version a commit swaps from.
+enum Pointer {
+    Hint(Version),
+    Glue(GlueCurrent),
+}
+
+impl LakeCatalog {
     /// The tables in `store`, whose root is at `root` (`s3://bucket/prefix` or an absolute
-    /// directory path).
-    pub fn new(store: Arc<dyn ObjectStore>, root: &str) -> DirectoryCatalog {
+    /// directory path), registered in `glue` when given.
+    pub fn new(store: Arc<dyn ObjectStore>, root: &str, glue: Option<GlueTables>) -> LakeCatalog {
         let root = root.trim_end_matches('/').to_owned();
         let storage = StoreStorage::new(store.clone(), root.clone());
         let file_io = FileIOBuilder::new(Arc::new(StoreStorageFactory(storage))).build();
-        DirectoryCatalog {
+        LakeCatalog {
             store,
+            glue,
             root,
             namespace: NamespaceIdent::new("etl".to_owned()),
             file_io,
@@ -83,7 +96,18 @@ impl DirectoryCatalog {
     /// The table, or `None` before its first commit.
     async fn current(&self, ident: &TableIdent) -> Result<Option<Current>> {
         let name = ident.name();
-        let hint_key = format!("{name}/{HINT}");
+        if let Some(glue) = &self.glue {
+            let Some(current) = glue.current(name).await? else {
+                return Ok(None);
+            };
+            let location = current.metadata_location.clone();
+            let metadata = TableMetadata::read_from(&self.file_io, &location).await?;
+            return Ok(Some(Current {
+                table: self.table(ident, location, metadata)?,
+                pointer: Pointer::Glue(current),
+            }));
+        }
+        let hint_key = hint_key(name);
         let Some(hint) = self.store.get(&hint_key).await.map_err(store_error)? else {
             return Ok(None);
         };
@@ -95,7 +119,7 @@ impl DirectoryCatalog {
         let table = self.table(ident, metadata_location, metadata)?;
         Ok(Some(Current {
             table,
-            hint: hint.version,
+            pointer: Pointer::Hint(hint.version),
         }))
     }
 
@@ -130,18 +154,60 @@ impl DirectoryCatalog {
         .metadata;
         let metadata_location = MetadataLocation::new_with_metadata(&location, &metadata);
         metadata.write_to(&self.file_io, &metadata_location).await?;
-        let hint_key = format!("{}/{HINT}", ident.name());
-        let stem = stem_of(&metadata_location.to_string())?;
-        match self
-            .store
-            .put_if_absent(&hint_key, Bytes::from(stem))
-            .await
-            .map_err(store_error)?
-        {
-            PutOutcome::Written(_) => self.table(&ident, metadata_location.to_string(), metadata),
-            PutOutcome::ConditionFailed => self.load_table(&ident).await,
+        let metadata_location = metadata_location.to_string();
+        let created = match &self.glue {
+            Some(glue) => {
+                glue.create(ident.name(), &location, &metadata_location)
+                    .await?
+            }
+            None => matches!(
+                self.store
+                    .put_if_absent(
+                        &hint_key(ident.name()),
+                        Bytes::from(stem_of(&metadata_location)?)
+                    )
+                    .await
+                    .map_err(store_error)?,
+                PutOutcome::Written(_)
+            ),
+        };
+        if created {
+            self.table(&ident, metadata_location, metadata)
+        } else {
+            self.load_table(&ident).await
         }
     }
+
+    /// Moves the table's pointer from `from` to `metadata_location`; `false` when it moved since.
+    async fn swap(&self, name: &str, from: &Pointer, metadata_location: &str) -> Result<bool> {
+        match (from, &self.glue) {
+            (Pointer::Glue(current), Some(glue)) => {
+                glue.swap(name, &self.location(name), current, metadata_location)
+                    .await
+            }
+            (Pointer::Hint(version), None) => Ok(matches!(
+                self.store
+                    .put_if_match(
+                        &hint_key(name),
+                        Bytes::from(stem_of(metadata_location)?),
+                        version
+                    )
+                    .await
+                    .map_err(store_error)?,
+                PutOutcome::Written(_)
+            )),
+            // `current` reads the pointer this catalog keeps, so the two always agree.
+            (Pointer::Glue(_), None) | (Pointer::Hint(_), Some(_)) => Err(Error::new(
+                ErrorKind::Unexpected,
+                format!("{name}: a pointer of the other kind"),
+            )),
+        }
+    }
+}
+
+/// Where a table's hint is, relative to the lake's root.
+fn hint_key(table: &str) -> String {
+    format!("{table}/{HINT}")
 }
 
 /// The name a hint records for a metadata file: its file name without `.metadata.json`.
@@ -171,12 +237,12 @@ pub fn runs_of(table: &Table) -> impl Iterator<Item = &str> {
 fn unsupported<T>(what: &str) -> Result<T> {
     Err(Error::new(
         ErrorKind::FeatureUnsupported,
-        format!("the lake's directory catalog does not {what}"),
+        format!("the lake's catalog does not {what}"),
     ))
 }
 
 #[async_trait]
-impl Catalog for DirectoryCatalog {
+impl Catalog for LakeCatalog {
     async fn list_namespaces(&self, _: Option<&NamespaceIdent>) -> Result<Vec<NamespaceIdent>> {
         Ok(vec![self.namespace.clone()])
     }
@@ -274,20 +340,17 @@ impl Catalog for DirectoryCatalog {
         }
         let location = MetadataLocation::from_str(staged.metadata_location_result()?)?;
         staged.metadata().write_to(&self.file_io, &location).await?;
-        let hint_key = format!("{}/{HINT}", ident.name());
-        let stem = stem_of(&location.to_string())?;
-        match self
-            .store
-            .put_if_match(&hint_key, Bytes::from(stem), &current.hint)
-            .await
-            .map_err(store_error)?
+        if self
+            .swap(ident.name(), &current.pointer, &location.to_string())
+            .await?
         {
-            PutOutcome::Written(_) => Ok(staged),
-            PutOutcome::ConditionFailed => Err(Error::new(
+            Ok(staged)
+        } else {
+            Err(Error::new(
                 ErrorKind::CatalogCommitConflicts,
                 format!("{} changed while this commit was made", ident.name()),
             )
-            .with_retryable(true)),
+            .with_retryable(true))
         }
     }
 }

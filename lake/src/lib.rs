@@ -11,12 +11,14 @@
 mod catalog;
 mod data_file;
 mod error;
+mod glue;
 mod publish;
 pub mod schema;
 mod storage;
 
-pub use catalog::{DirectoryCatalog, RUN_PROPERTY, runs_of};
+pub use catalog::{LakeCatalog, RUN_PROPERTY, runs_of};
 pub use error::LakeError;
+pub use glue::{GlueTables, METADATA_LOCATION};
 pub use publish::{Lake, Published, TableOutcome, publish};
 
 #[cfg(test)]

@@ -30,9 +30,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::catalog::{ALREADY_PUBLISHED, DirectoryCatalog, RUN_PROPERTY, runs_of};
+use crate::catalog::{ALREADY_PUBLISHED, LakeCatalog, RUN_PROPERTY, runs_of};
 use crate::data_file;
 use crate::error::LakeError;
+use crate::glue::GlueTables;
 use crate::schema;
 
 /// Where the lake records each run it has published to every table the run has rows for: what
@@ -44,7 +45,7 @@ const PUBLISHED_PREFIX: &str = "_etl/published/";
 #[derive(Clone)]
 pub struct Lake {
     store: Arc<dyn ObjectStore>,
-    catalog: DirectoryCatalog,
+    catalog: LakeCatalog,
 }
 
 impl std::fmt::Debug for Lake {
@@ -57,10 +58,10 @@ impl std::fmt::Debug for Lake {
 
 impl Lake {
     /// The lake in `store`, whose root iceberg records as `root` (`s3://bucket/prefix`, or the
-    /// directory's absolute path).
-    pub fn new(store: Arc<dyn ObjectStore>, root: &str) -> Lake {
+    /// directory's absolute path), its tables registered in `glue` when given.
+    pub fn new(store: Arc<dyn ObjectStore>, root: &str, glue: Option<GlueTables>) -> Lake {
         Lake {
-            catalog: DirectoryCatalog::new(store.clone(), root),
+            catalog: LakeCatalog::new(store.clone(), root, glue),
             store,
         }
     }
@@ -101,7 +102,7 @@ impl Lake {
         Ok(runs)
     }
 
-    pub fn catalog(&self) -> &DirectoryCatalog {
+    pub fn catalog(&self) -> &LakeCatalog {
         &self.catalog
     }
 

@@ -50,6 +50,8 @@ pub struct LakeTable {
     pub pyiceberg: Rows,
     /// The run id each snapshot records, sorted.
     pub runs: Vec<String>,
+    /// Where the catalog says the current metadata is (Glue readings only).
+    pub metadata_location: Option<String>,
 }
 
 /// What the lake holds: its tables, and the report views through DuckDB.
@@ -79,6 +81,18 @@ fn sorted(value: &serde_json::Value) -> Rows {
 /// The lake at `root`, read by DuckDB and pyiceberg. Panics, saying how to install them, when
 /// the readers are missing: a lake test fails, never skips.
 pub fn read_lake(root: &Path) -> LakeRead {
+    let views = workspace_file("lake/sql/duckdb.sql");
+    run_reader(&[root.as_os_str(), views.as_os_str()])
+}
+
+/// The lake registered in Glue database `database` of the moto server at `endpoint`, read by
+/// pyiceberg's Glue catalog (no DuckDB reading, no reports).
+pub fn read_lake_from_glue(endpoint: &str, database: &str) -> LakeRead {
+    run_reader(&["--glue".as_ref(), endpoint.as_ref(), database.as_ref()])
+}
+
+/// Runs tests/fixtures/read_lake.py with `args` and then the tables' spec.
+fn run_reader(args: &[&std::ffi::OsStr]) -> LakeRead {
     let tables: Vec<serde_json::Value> = WAREHOUSE_TABLES
         .iter()
         .map(|t| {
@@ -104,8 +118,7 @@ pub fn read_lake(root: &Path) -> LakeRead {
     std::fs::write(spec.path(), serde_json::to_vec(&body).unwrap()).unwrap();
     let output = Command::new("python")
         .arg(workspace_file("tests/fixtures/read_lake.py"))
-        .arg(root)
-        .arg(workspace_file("lake/sql/duckdb.sql"))
+        .args(args)
         .arg(spec.path())
         .output()
         .unwrap_or_else(|e| {
@@ -130,6 +143,7 @@ pub fn read_lake(root: &Path) -> LakeRead {
                 duckdb: sorted(&v["duckdb"]),
                 pyiceberg: sorted(&v["pyiceberg"]),
                 runs: serde_json::from_value(v["runs"].clone()).unwrap(),
+                metadata_location: v["metadata_location"].as_str().map(str::to_owned),
             };
             (name.clone(), table)
         })

@@ -18,7 +18,7 @@ async fn lake_crash_between_two_tables_then_the_retry_publishes_each_table_once(
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root.clone()).unwrap());
-    let lake = Lake::new(store, root.to_str().unwrap());
+    let lake = Lake::new(store, root.to_str().unwrap(), None);
     let run = processed_runs(&p.processed).await.remove(0);
     let key = manifest_key(&run);
     let bytes = p.processed.get(&key).await.unwrap().unwrap().bytes;

@@ -12,7 +12,7 @@ use etl_contract::RunId;
 use etl_contract::config::StoreLocation;
 use etl_contract::manifest::Manifest;
 use etl_devtools::simulate::{SimulateOptions, simulate};
-use etl_tests::lake::{processed_runs, read_lake, warehouse_state};
+use etl_tests::lake::{processed_runs, read_lake, read_lake_from_glue, warehouse_state};
 use lake::{Lake, TableOutcome, publish};
 
 use crate::reconcile::assert_warehouse_reconciles;
@@ -149,7 +149,7 @@ async fn the_lake_reads_back_in_duckdb_and_pyiceberg_as_the_warehouse_holds_it()
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root.clone()).unwrap());
-    let lake = Lake::new(store, root.to_str().unwrap());
+    let lake = Lake::new(store, root.to_str().unwrap(), None);
     let runs = processed_runs(&p.processed).await;
     assert!(
         runs.len() >= 3,
@@ -210,7 +210,7 @@ async fn etl_run_publishes_to_the_lake_and_a_lake_failure_stops_nothing_else() {
     let blocker = root.join("dim_date");
     std::fs::write(&blocker, b"not a folder").unwrap();
     let mut local = local_runner(&p, 600).await;
-    local.lake = Some(open_lake(&StoreLocation::Local(root.clone()), None).unwrap());
+    local.lake = Some(open_lake(&StoreLocation::Local(root.clone()), None, None).unwrap());
 
     let cycle = local.cycle(Stages::All).await.unwrap();
     let runs = processed_runs(&p.processed).await;
@@ -288,7 +288,7 @@ async fn a_lake_in_s3_holds_each_run_once_per_table_whatever_the_order() {
         bucket: "lake".into(),
         prefix: "team/lake/".into(),
     };
-    let lake = open_lake(&location, Some(&sdk)).unwrap();
+    let lake = open_lake(&location, None, Some(&sdk)).unwrap();
     let runs = processed_runs(&p.processed).await;
     assert!(runs.len() >= 2, "{runs:?}");
     publish_newest_first_then_again(&lake, &p.processed, &runs).await;
@@ -319,4 +319,84 @@ async fn a_lake_in_s3_holds_each_run_once_per_table_whatever_the_order() {
         text.contains("\"location\":\"s3://lake/team/lake/fact_payment\""),
         "the table's location is its S3 folder: {text:.300}"
     );
+}
+
+/// The cloud's lake: tables in S3 committed through the Glue Data Catalog (moto's), as
+/// Terraform deploys it. Publishing newest first and then every run again leaves each Glue
+/// table an Iceberg table whose `metadata_location` is the newest commit, and pyiceberg's Glue
+/// catalog reads every table back as the warehouse holds it. moto accepts `UpdateTable`'s
+/// `VersionId` without checking it, so the refusal of a stale swap is not exercised here (the
+/// directory and S3-hint catalogs' conflicts are, above and in the fault matrix).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lake_registered_in_glue_reads_back_through_pyicebergs_glue_catalog() {
+    let p = Pipeline::new("lake_glue", spec(300, 64)).await;
+    let local = local_runner(&p, 600).await;
+    let cycle = local.cycle(Stages::All).await.unwrap();
+    assert!(cycle.failures().is_empty(), "{:?}", cycle.failures());
+    let moto = etl_tests::Moto::start();
+    let sdk = moto.sdk_config().await;
+    moto.create_bucket(&sdk, "lake").await;
+    let glue = aws_sdk_glue::Client::new(&sdk);
+    glue.create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name("etl_lake")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let location = StoreLocation::S3 {
+        bucket: "lake".into(),
+        prefix: "lake/".into(),
+    };
+    let lake = open_lake(&location, Some("etl_lake"), Some(&sdk)).unwrap();
+    let runs = processed_runs(&p.processed).await;
+    assert!(runs.len() >= 2, "{runs:?}");
+    publish_newest_first_then_again(&lake, &p.processed, &runs).await;
+
+    let s3 = etl_adapters::store::S3Store::new(&sdk, "lake", "lake/");
+    assert!(
+        s3.get("fact_payment/metadata/version-hint.text")
+            .await
+            .unwrap()
+            .is_none(),
+        "with Glue, the Glue table is the pointer: no hint is written"
+    );
+    let read = read_lake_from_glue(&moto.endpoint(), "etl_lake");
+    let warehouse = warehouse_state(&p.warehouse.connect().await).await;
+    let expected_runs = tables_of(&p.processed, &runs).await;
+    for (table, rows) in &warehouse.tables {
+        let lake_table = &read.tables[table];
+        assert_eq!(
+            &lake_table.pyiceberg, rows,
+            "{table}: pyiceberg (Glue) against the warehouse"
+        );
+        assert_eq!(lake_table.runs, expected_runs[table], "{table}");
+        let entry = glue
+            .get_table()
+            .database_name("etl_lake")
+            .name(table)
+            .send()
+            .await
+            .unwrap();
+        let entry = entry.table().unwrap();
+        let parameters = entry.parameters().unwrap();
+        assert_eq!(parameters["table_type"], "ICEBERG", "{table}");
+        let current = &parameters[lake::METADATA_LOCATION];
+        assert!(
+            current.starts_with(&format!("s3://lake/lake/{table}/metadata/")),
+            "{table}: {current}"
+        );
+        assert_eq!(lake_table.metadata_location.as_ref(), Some(current));
+        assert_eq!(
+            entry.storage_descriptor().unwrap().columns().len(),
+            etl_contract::warehouse::warehouse_table(table)
+                .unwrap()
+                .columns
+                .len(),
+            "{table}: Glue lists the table's columns"
+        );
+    }
 }
