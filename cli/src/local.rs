@@ -16,9 +16,7 @@ use etl_adapters::secrets::DatabaseUrl;
 use etl_adapters::store::{self, ObjectStore};
 use etl_contract::Config;
 use etl_contract::catalog::SOURCE_TABLES;
-use etl_contract::config::{
-    DatabaseLocator, INBOX, LAKE, LAKE_GLUE_DATABASE, LANDING, PROCESSED, StoreLocation,
-};
+use etl_contract::config::{DatabaseLocator, INBOX, LAKE, LANDING, PROCESSED, StoreLocation};
 use etl_contract::error::Classify;
 use etl_contract::layout::RunId;
 use etl_contract::manifest::Stage;
@@ -125,36 +123,6 @@ pub fn open_store(
     Ok(store::open(location.unwrap_or(&default), sdk)?)
 }
 
-/// The lake at `location`: its store, and the root location iceberg records in the tables'
-/// metadata (the directory's absolute path, or `s3://bucket/prefix`); its tables registered
-/// in Glue database `glue` when given.
-pub fn open_lake(
-    location: &StoreLocation,
-    glue: Option<&str>,
-    sdk: Option<&aws_config::SdkConfig>,
-) -> anyhow::Result<lake::Lake> {
-    let store = store::open(location, sdk)?;
-    let root = match location {
-        StoreLocation::Local(path) => {
-            let path = path
-                .canonicalize()
-                .with_context(|| format!("resolving {}", path.display()))?;
-            path.to_str()
-                .with_context(|| format!("{} is not a UTF-8 path", path.display()))?
-                .to_owned()
-        }
-        StoreLocation::S3 { bucket, prefix } => {
-            format!("s3://{bucket}/{}", prefix.trim_matches('/'))
-        }
-    };
-    let glue = match (glue, sdk) {
-        (Some(database), Some(sdk)) => Some(lake::GlueTables::new(sdk, database)),
-        (Some(_), None) => bail!("{LAKE_GLUE_DATABASE} needs AWS credentials and a region"),
-        (None, _) => None,
-    };
-    Ok(lake::Lake::new(Arc::from(store), &root, glue))
-}
-
 /// The URL of a database given by URL, for commands that create databases of their own
 /// (demo, bench) and so need a server URL rather than a secret.
 pub fn database_url<'a>(
@@ -210,7 +178,9 @@ impl Local {
         let lake = config
             .lake
             .as_ref()
-            .map(|location| open_lake(location, config.lake_glue_database.as_deref(), sdk.as_ref()))
+            .map(|location| {
+                lake::Lake::open(location, config.lake_glue_database.as_deref(), sdk.as_ref())
+            })
             .transpose()
             .with_context(|| format!("opening the lake ({LAKE})"))?;
         Ok(Local {

@@ -96,6 +96,19 @@ impl StoreLocation {
     }
 }
 
+/// As the variable would be written: `s3://bucket/prefix` or the path.
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::S3 { bucket, prefix } if prefix.is_empty() => {
+                write!(f, "s3://{bucket}")
+            }
+            StoreLocation::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            StoreLocation::Local(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
 /// The pipeline's configuration. Fields a command does not need may be absent; the accessors
 /// turn an absent one into an error naming the variable.
 #[derive(Debug, Clone)]

@@ -45,12 +45,15 @@ pub enum LakeError {
         table: &'static str,
         reason: String,
     },
+    #[error("opening the lake at {location} (ETL_LAKE): {reason}")]
+    Open { location: String, reason: String },
     #[error("lake table {table}, run {run_id}: {source}")]
     Iceberg {
         table: &'static str,
         run_id: RunId,
+        /// Boxed: iceberg's error is large, and every `Result` of the lake carries this enum.
         #[source]
-        source: iceberg::Error,
+        source: Box<iceberg::Error>,
     },
 }
 
@@ -67,7 +70,7 @@ impl LakeError {
         move |source| LakeError::Iceberg {
             table,
             run_id: run_id.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -92,7 +95,7 @@ impl Classify for LakeError {
             // succeed unchanged later. Anything else is our side (a metadata file we cannot
             // read, a bug).
             LakeError::Iceberg { source, .. } if source.retryable() => Disposition::RetryRunLater,
-            LakeError::Iceberg { .. } => Disposition::Fail,
+            LakeError::Iceberg { .. } | LakeError::Open { .. } => Disposition::Fail,
         }
     }
 }

@@ -9,6 +9,7 @@ use arrow_array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema, TimeUnit};
 use chrono::{DateTime, Utc};
 use etl_adapters::store::ObjectStore;
+use etl_contract::config::{LAKE_GLUE_DATABASE, StoreLocation};
 use etl_contract::layout::{MANIFESTS_PREFIX, RunId, manifest_key, run_id_of_manifest_key};
 use etl_contract::manifest::{Manifest, TableFiles};
 use etl_contract::warehouse::{
@@ -64,6 +65,51 @@ impl Lake {
             catalog: LakeCatalog::new(store.clone(), root, glue),
             store,
         }
+    }
+
+    /// The lake at `location` (`ETL_LAKE`): the root iceberg records in the tables' metadata is
+    /// the directory's absolute path or `s3://bucket/prefix`; the tables are registered in Glue
+    /// database `glue` (`ETL_LAKE_GLUE_DATABASE`) when given.
+    pub fn open(
+        location: &StoreLocation,
+        glue: Option<&str>,
+        sdk: Option<&aws_config::SdkConfig>,
+    ) -> Result<Lake, LakeError> {
+        let describe = || location.to_string();
+        let store = etl_adapters::store::open(location, sdk).map_err(|e| LakeError::Open {
+            location: describe(),
+            reason: e.to_string(),
+        })?;
+        let root = match location {
+            StoreLocation::Local(path) => {
+                let path = path.canonicalize().map_err(|e| LakeError::Open {
+                    location: describe(),
+                    reason: format!("cannot resolve the directory: {e}"),
+                })?;
+                path.to_str()
+                    .ok_or_else(|| LakeError::Open {
+                        location: describe(),
+                        reason: "not a UTF-8 path".into(),
+                    })?
+                    .to_owned()
+            }
+            StoreLocation::S3 { bucket, prefix } => {
+                format!("s3://{bucket}/{}", prefix.trim_matches('/'))
+            }
+        };
+        let glue = match (glue, sdk) {
+            (Some(database), Some(sdk)) => Some(GlueTables::new(sdk, database)),
+            (Some(_), None) => {
+                return Err(LakeError::Open {
+                    location: describe(),
+                    reason: format!(
+                        "{LAKE_GLUE_DATABASE} is set but no AWS configuration was loaded"
+                    ),
+                });
+            }
+            (None, _) => None,
+        };
+        Ok(Lake::new(Arc::from(store), &root, glue))
     }
 
     /// Processed runs not yet published to the lake, oldest first.

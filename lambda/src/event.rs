@@ -111,6 +111,46 @@ impl S3Event {
     }
 }
 
+/// An S3 "Object Created" event as EventBridge delivers it: what the lake function receives.
+/// The processed bucket's own notification for `manifests/` goes to load, and S3 allows one
+/// destination per prefix and event type; EventBridge (enabled on the bucket, one rule per
+/// consumer) lets the lake hear the same manifests without touching load's trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectCreated {
+    #[serde(rename = "detail-type", default)]
+    pub detail_type: String,
+    pub detail: S3Entity,
+}
+
+impl ObjectCreated {
+    /// The event EventBridge would deliver for an object created at `key` in `bucket`.
+    pub fn new(bucket: &str, key: &str) -> ObjectCreated {
+        ObjectCreated {
+            detail_type: "Object Created".into(),
+            detail: S3Entity {
+                bucket: S3Bucket {
+                    name: bucket.into(),
+                },
+                object: S3Object {
+                    key: key.into(),
+                    size: 0,
+                },
+            },
+        }
+    }
+
+    /// The run whose manifest the event announces, if it announces one under `prefix` (the
+    /// store's key prefix). EventBridge gives keys as they are (no URL encoding).
+    pub fn manifest_run(&self, prefix: &str) -> Option<RunId> {
+        if self.detail_type != "Object Created" {
+            return None;
+        }
+        let notification =
+            S3Event::object_created(&self.detail.bucket.name, [self.detail.object.key.clone()]);
+        notification.manifest_runs(prefix).pop()
+    }
+}
+
 /// Decodes an S3 notification key: `%XX` escapes, and `+` for a space.
 pub fn decode_key(key: &str) -> String {
     let bytes = key.as_bytes();
@@ -151,6 +191,25 @@ pub fn encode_key(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_eventbridge_event_names_the_run_of_a_manifest_under_the_prefix() {
+        let json = r#"{"version":"0","id":"1","detail-type":"Object Created","source":"aws.s3",
+            "account":"123456789012","time":"2026-12-03T10:00:00Z","region":"eu-west-2",
+            "resources":["arn:aws:s3:::processed"],
+            "detail":{"version":"0","bucket":{"name":"processed"},
+              "object":{"key":"team/manifests/20261203T100000.000000Z-0a1b2c3d.json","size":512,
+                "etag":"e","sequencer":"s"},
+              "request-id":"r","requester":"a","reason":"PutObject"}}"#;
+        let event: ObjectCreated = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            event.manifest_run("team").map(|r| r.to_string()).as_deref(),
+            Some("20261203T100000.000000Z-0a1b2c3d")
+        );
+        assert_eq!(event.manifest_run("other"), None);
+        let part = ObjectCreated::new("processed", "team/parts/x.parquet");
+        assert_eq!(part.manifest_run("team"), None);
+    }
 
     #[test]
     fn keys_decode_like_s3_encodes_them() {

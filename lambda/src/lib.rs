@@ -1,6 +1,6 @@
-//! `etl-lambda`: the Lambda edge. The pipeline's three functions' and the inbox's handlers and their `provided.al2023`
-//! binaries, the S3 notification event, and what only a Lambda needs: the invocation deadline
-//! and the diagnostic a failed invocation returns.
+//! `etl-lambda`: the Lambda edge. The pipeline's three functions', the inbox's and the lake's
+//! handlers and their `provided.al2023` binaries, the S3 and EventBridge events, and what only
+//! a Lambda needs: the invocation deadline and the diagnostic a failed invocation returns.
 //!
 //! A handler builds what it can once at cold start, turns an event into the runs it names and
 //! calls its stage's one driver (`extract::extract`, `transform::process`, `load::process`),
@@ -10,6 +10,7 @@
 pub mod event;
 pub mod extract;
 pub mod inbox;
+pub mod lake;
 pub mod load;
 pub mod transform;
 

@@ -617,3 +617,85 @@ async fn the_s3_store_keeps_the_port_contract() {
     assert!(store.get(key).await.unwrap().is_none());
     assert!(store.get("../escape").await.is_err());
 }
+
+/// The lake function as the cloud runs it: an EventBridge "Object Created" event per processed
+/// manifest (keys as EventBridge gives them, unencoded, under a prefix with a space) publishes
+/// that run to the S3 lake committed through Glue; a redelivery changes nothing, an event for
+/// any other object is ignored, and every table holds each run once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lake_function_publishes_each_announced_run_once() {
+    use etl_lambda::event::ObjectCreated;
+
+    let cloud = Cloud::new("lake_fn").await;
+    let runs = cloud.extract().await;
+    cloud.transform(&runs).await;
+    let processed = manifests(&cloud.processed).await;
+    assert!(!processed.is_empty());
+    cloud.moto.create_bucket(&cloud.sdk, "lake").await;
+    aws_sdk_glue::Client::new(&cloud.sdk)
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name("etl_lake")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let config = Config {
+        lake: Some(StoreLocation::S3 {
+            bucket: "lake".into(),
+            prefix: "lake".into(),
+        }),
+        lake_glue_database: Some("etl_lake".into()),
+        ..cloud.config(None)
+    };
+    let handler = etl_lambda::lake::Handler::new(config, &cloud.sdk)
+        .await
+        .unwrap();
+    let event = |run: &RunId| {
+        ObjectCreated::new(
+            "processed",
+            &format!("{PREFIX}/{}", etl_contract::layout::manifest_key(run)),
+        )
+    };
+    for run in &processed {
+        let out = handler.handle(event(run)).await.unwrap();
+        assert_eq!(out["published"], run.as_str(), "{out}");
+        let tables = out["tables"].as_object().unwrap();
+        assert!(
+            !tables.is_empty() && tables.values().all(|t| t.get("appended").is_some()),
+            "{out}"
+        );
+    }
+    let again = handler.handle(event(&processed[0])).await.unwrap();
+    assert!(
+        again["tables"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|t| t == "already there"),
+        "a redelivery changes nothing: {again}"
+    );
+    let part = ObjectCreated::new("processed", &format!("{PREFIX}/parts/x.parquet"));
+    assert_eq!(
+        handler.handle(part).await.unwrap()["published"],
+        Value::Null
+    );
+
+    let lake = lake::Lake::open(
+        &StoreLocation::S3 {
+            bucket: "lake".into(),
+            prefix: "lake".into(),
+        },
+        Some("etl_lake"),
+        Some(&cloud.sdk),
+    )
+    .unwrap();
+    let held = lake.runs("fact_sales_order").await.unwrap();
+    let expected: Vec<String> = processed.iter().map(ToString::to_string).collect();
+    let mut sorted = held.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "each run once, through Glue");
+}

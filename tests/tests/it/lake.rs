@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use etl_adapters::ObjectStore;
 use etl_adapters::store::LocalStore;
-use etl_cli::local::{Stages, open_lake};
+use etl_cli::local::Stages;
 use etl_contract::RunId;
 use etl_contract::config::StoreLocation;
 use etl_contract::manifest::Manifest;
@@ -210,7 +210,7 @@ async fn etl_run_publishes_to_the_lake_and_a_lake_failure_stops_nothing_else() {
     let blocker = root.join("dim_date");
     std::fs::write(&blocker, b"not a folder").unwrap();
     let mut local = local_runner(&p, 600).await;
-    local.lake = Some(open_lake(&StoreLocation::Local(root.clone()), None, None).unwrap());
+    local.lake = Some(Lake::open(&StoreLocation::Local(root.clone()), None, None).unwrap());
 
     let cycle = local.cycle(Stages::All).await.unwrap();
     let runs = processed_runs(&p.processed).await;
@@ -288,7 +288,7 @@ async fn a_lake_in_s3_holds_each_run_once_per_table_whatever_the_order() {
         bucket: "lake".into(),
         prefix: "team/lake/".into(),
     };
-    let lake = open_lake(&location, None, Some(&sdk)).unwrap();
+    let lake = Lake::open(&location, None, Some(&sdk)).unwrap();
     let runs = processed_runs(&p.processed).await;
     assert!(runs.len() >= 2, "{runs:?}");
     publish_newest_first_then_again(&lake, &p.processed, &runs).await;
@@ -351,7 +351,7 @@ async fn a_lake_registered_in_glue_reads_back_through_pyicebergs_glue_catalog() 
         bucket: "lake".into(),
         prefix: "lake/".into(),
     };
-    let lake = open_lake(&location, Some("etl_lake"), Some(&sdk)).unwrap();
+    let lake = Lake::open(&location, Some("etl_lake"), Some(&sdk)).unwrap();
     let runs = processed_runs(&p.processed).await;
     assert!(runs.len() >= 2, "{runs:?}");
     publish_newest_first_then_again(&lake, &p.processed, &runs).await;
