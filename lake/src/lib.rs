@@ -8,6 +8,7 @@
 //! table holds already is skipped, so redeliveries and replays change nothing and runs that
 //! arrive out of order converge (appends commute; the views pick each key's newest version).
 
+pub mod athena;
 mod catalog;
 mod data_file;
 mod error;

@@ -59,6 +59,11 @@ pub struct LakeTable {
 pub struct LakeRead {
     pub tables: BTreeMap<String, LakeTable>,
     pub reports: BTreeMap<String, Rows>,
+    /// Each table through the Athena views (terraform/sql/athena_views.sql) run in DuckDB:
+    /// a dimension's `_current`, a fact's `_versions` (empty for Glue readings).
+    pub athena_tables: BTreeMap<String, Rows>,
+    /// The report views as the Athena views define them.
+    pub athena_reports: BTreeMap<String, Rows>,
 }
 
 /// The warehouse's tables (their current state) and report views.
@@ -103,6 +108,7 @@ fn run_reader(args: &[&std::ffi::OsStr]) -> LakeRead {
                 "columns": t.columns.iter().map(|c| c.name).collect::<Vec<_>>(),
                 "key": t.key,
                 "version": version,
+                "fact": t.kind == TableKind::Fact,
             })
         })
         .collect();
@@ -114,7 +120,9 @@ fn run_reader(args: &[&std::ffi::OsStr]) -> LakeRead {
         })
         .collect();
     let spec = tempfile::NamedTempFile::new().unwrap();
-    let body = serde_json::json!({ "tables": tables, "reports": reports });
+    let athena_views = workspace_file("terraform/sql/athena_views.sql");
+    let body =
+        serde_json::json!({ "tables": tables, "reports": reports, "athena_views": athena_views });
     std::fs::write(spec.path(), serde_json::to_vec(&body).unwrap()).unwrap();
     let output = Command::new("python")
         .arg(workspace_file("tests/fixtures/read_lake.py"))
@@ -154,7 +162,22 @@ fn run_reader(args: &[&std::ffi::OsStr]) -> LakeRead {
         .iter()
         .map(|(name, rows)| (name.clone(), sorted(rows)))
         .collect();
-    LakeRead { tables, reports }
+    let athena = |part: &str| -> BTreeMap<String, Rows> {
+        read["athena"][part]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(name, rows)| (name.clone(), sorted(rows)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    LakeRead {
+        tables,
+        reports,
+        athena_tables: athena("tables"),
+        athena_reports: athena("reports"),
+    }
 }
 
 /// The processed runs, in commit order.

@@ -196,6 +196,20 @@ async fn the_lake_reads_back_in_duckdb_and_pyiceberg_as_the_warehouse_holds_it()
             "{report}: DuckDB against the warehouse"
         );
     }
+    // The Athena views Terraform deploys, run in DuckDB over the same tables.
+    assert_eq!(read.athena_tables.len(), warehouse.tables.len());
+    for (table, rows) in &warehouse.tables {
+        assert_eq!(
+            &read.athena_tables[table], rows,
+            "{table}: the Athena view against the warehouse"
+        );
+    }
+    for (report, rows) in &warehouse.reports {
+        assert_eq!(
+            &read.athena_reports[report], rows,
+            "{report}: the Athena view against the warehouse"
+        );
+    }
 }
 
 /// `etl run` with `ETL_LAKE`: the lake is a stage of its own. Here it cannot write its first
