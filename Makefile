@@ -56,9 +56,9 @@ bench-inbox: ## Load an INBOX_ROWS-row CSV (default 20000000, about 2 GB) throug
 	$(CARGO) build --locked --profile release-local -p etl
 	$${CARGO_TARGET_DIR:-target}/release-local/etl bench-inbox --rows $(INBOX_ROWS)
 
-LAMBDAS := extract transform load inbox
+LAMBDAS := extract transform load inbox lake
 
-build: ## Build the Lambda zips (extract, transform, load, inbox; arm64, provided.al2023): target/lambda/<name>/bootstrap.zip
+build: ## Build the Lambda zips (extract, transform, load, inbox, lake; arm64, provided.al2023): target/lambda/<name>/bootstrap.zip
 	@scripts/ensure-tools.sh lambda
 	$(CARGO) lambda build --release --arm64 --output-format zip --locked $(addprefix --bin ,$(LAMBDAS))
 	@for f in $(LAMBDAS); do stat -c '%s %n' $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap.zip; done \

@@ -30,6 +30,22 @@ locals {
   processed = aws_s3_bucket.processed.arn
   inbox     = aws_s3_bucket.inbox.arn
 
+  # Reading a processed run as load and the lake do, and recording its quarantine and alerts.
+  processed_run_reader = [
+    {
+      Sid      = "ReadProcessedRuns"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = ["${local.processed}/${local.data_prefix}*", "${local.processed}/${local.manifests_prefix}*"]
+    },
+    {
+      Sid      = "Quarantine"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:PutObject"]
+      Resource = ["${local.processed}/${local.quarantine_prefix}*"]
+    },
+  ]
+
   # What each function does with the object stores, by bucket and prefix.
   s3_statements = {
     extract = [
@@ -77,26 +93,14 @@ locals {
         ]
       },
     ]
-    load = [
+    load = concat([
       {
         Sid      = "ListProcessed"
         Effect   = "Allow"
         Action   = ["s3:ListBucket"]
         Resource = [local.processed]
       },
-      {
-        Sid      = "ReadProcessedRuns"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject"]
-        Resource = ["${local.processed}/${local.data_prefix}*", "${local.processed}/${local.manifests_prefix}*"]
-      },
-      {
-        Sid      = "Quarantine"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject"]
-        Resource = ["${local.processed}/${local.quarantine_prefix}*"]
-      },
-    ]
+    ], local.processed_run_reader)
     # The inbox reads what is dropped and writes nothing there.
     inbox = [
       {
@@ -113,6 +117,22 @@ locals {
       },
     ]
     inbox_log = []
+    # The lake reads processed runs (as load does), records its alerts beside load's
+    # quarantine records, and writes the lake; it never deletes.
+    lake = concat(local.processed_run_reader, [
+      {
+        Sid      = "ListBuckets"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [local.processed, aws_s3_bucket.lake.arn]
+      },
+      {
+        Sid      = "WriteLake"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject"]
+        Resource = ["${aws_s3_bucket.lake.arn}/*"]
+      },
+    ])
   }
 
   secret_of = {
@@ -121,6 +141,7 @@ locals {
     load      = [local.warehouse_secret_arn]
     inbox     = [local.warehouse_secret_arn]
     inbox_log = [local.warehouse_secret_arn]
+    lake      = []
   }
 
   # Topics each function publishes to: the alerts, and for the inbox its notices.
@@ -130,6 +151,7 @@ locals {
     load      = [aws_sns_topic.alerts.arn]
     inbox     = [aws_sns_topic.alerts.arn, aws_sns_topic.notices.arn]
     inbox_log = [aws_sns_topic.alerts.arn]
+    lake      = [aws_sns_topic.alerts.arn]
   }
 }
 
@@ -180,6 +202,13 @@ resource "aws_iam_role_policy" "function" {
           Resource = ["*"]
         },
       ],
+      # The lake creates and commits its tables in its Glue database, nowhere else.
+      each.key != "lake" ? [] : [{
+        Sid      = "LakeTables"
+        Effect   = "Allow"
+        Action   = ["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
+        Resource = local.lake_glue_resources
+      }],
       length(local.secret_of[each.key]) == 0 ? [] : [{
         Sid      = "DatabaseSecret"
         Effect   = "Allow"

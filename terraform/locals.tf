@@ -43,6 +43,13 @@ locals {
       ETL_NOTIFY_TOPIC_ARN     = aws_sns_topic.notices.arn
       RUST_LOG                 = "info"
     }
+    lake = {
+      ETL_PROCESSED          = "s3://${aws_s3_bucket.processed.bucket}"
+      ETL_LAKE               = "s3://${aws_s3_bucket.lake.bucket}"
+      ETL_LAKE_GLUE_DATABASE = aws_glue_catalog_database.lake.name
+      ETL_ALERT_TOPIC_ARN    = aws_sns_topic.alerts.arn
+      RUST_LOG               = "info"
+    }
     # The same binary as inbox, answering its function URL (GET /log) over a read-only
     # connection: its role reads the warehouse secret and nothing of the inbox bucket.
     inbox_log = {
@@ -53,7 +60,7 @@ locals {
     }
   }
 
-  functions = toset(["extract", "transform", "load", "inbox", "inbox_log"])
+  functions = toset(["extract", "transform", "load", "inbox", "inbox_log", "lake"])
   # The zip (`make build`) each function runs.
   binary = {
     extract   = "extract"
@@ -61,6 +68,7 @@ locals {
     load      = "load"
     inbox     = "inbox"
     inbox_log = "inbox"
+    lake      = "lake"
   }
   in_vpc = length(var.subnet_ids) > 0
 }

@@ -52,3 +52,18 @@ output "notices_topic_arn" {
   description = "SNS topic of loaded inbox files."
   value       = aws_sns_topic.notices.arn
 }
+
+output "lake_bucket" {
+  description = "The lake's bucket (Iceberg tables, one folder each)."
+  value       = aws_s3_bucket.lake.bucket
+}
+
+output "lake_glue_database" {
+  description = "Glue database of the lake's tables (ETL_LAKE_GLUE_DATABASE)."
+  value       = aws_glue_catalog_database.lake.name
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup for querying the lake (encrypted results, bytes-scanned limit)."
+  value       = aws_athena_workgroup.lake.name
+}

@@ -30,16 +30,20 @@ resource "aws_s3_bucket" "access_logs" {
 
 locals {
   buckets = {
-    landing     = aws_s3_bucket.landing
-    processed   = aws_s3_bucket.processed
-    inbox       = aws_s3_bucket.inbox
-    access_logs = aws_s3_bucket.access_logs
+    landing        = aws_s3_bucket.landing
+    processed      = aws_s3_bucket.processed
+    inbox          = aws_s3_bucket.inbox
+    lake           = aws_s3_bucket.lake
+    athena_results = aws_s3_bucket.athena_results
+    access_logs    = aws_s3_bucket.access_logs
   }
   # Buckets of data, encrypted with the pipeline's key and access-logged.
   encrypted_buckets = {
-    landing   = aws_s3_bucket.landing
-    processed = aws_s3_bucket.processed
-    inbox     = aws_s3_bucket.inbox
+    landing        = aws_s3_bucket.landing
+    processed      = aws_s3_bucket.processed
+    inbox          = aws_s3_bucket.inbox
+    lake           = aws_s3_bucket.lake
+    athena_results = aws_s3_bucket.athena_results
   }
   data_buckets = {
     landing   = { bucket = aws_s3_bucket.landing, data_days = var.landing_data_expiry_days }

@@ -58,6 +58,8 @@ resource "aws_s3_bucket_notification" "landing" {
 
 resource "aws_s3_bucket_notification" "processed" {
   bucket = aws_s3_bucket.processed.id
+  # Every event to EventBridge as well, where the lake's rule hears the manifests (lake.tf).
+  eventbridge = true
   lambda_function {
     id                  = "load-on-manifest"
     lambda_function_arn = aws_lambda_function.this["load"].arn

@@ -95,6 +95,7 @@ variable "memory_mb" {
     load      = 512
     inbox     = 512
     inbox_log = 256
+    lake      = 512
   }
 }
 
@@ -107,6 +108,7 @@ variable "timeout_secs" {
     load      = 300
     inbox     = 900
     inbox_log = 30
+    lake      = 300
   }
 }
 
@@ -180,4 +182,22 @@ variable "notify_email" {
   description = "Email subscribed to the notices topic (one message per loaded inbox file); empty for none."
   type        = string
   default     = ""
+}
+
+variable "athena_bytes_scanned_cutoff" {
+  description = "The most a query in the lake's Athena workgroup may scan, bytes (Athena's minimum is 10 MB)."
+  type        = number
+  default     = 10737418240
+}
+
+variable "athena_results_expiry_days" {
+  description = "Days Athena query results are kept."
+  type        = number
+  default     = 7
+}
+
+variable "lake_vacuum_schedule" {
+  description = "When each lake table's expired snapshots and orphan files are removed (Athena VACUUM)."
+  type        = string
+  default     = "rate(7 days)"
 }

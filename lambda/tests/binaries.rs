@@ -20,3 +20,8 @@ async fn the_load_binary_handles_its_fixture_events() {
 async fn the_inbox_binary_loads_files_and_answers_the_log_endpoint() {
     etl_tests::lambdas::inbox_binary(env!("CARGO_BIN_EXE_inbox")).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lake_binary_publishes_each_announced_run_once() {
+    etl_tests::lambdas::lake_binary(env!("CARGO_BIN_EXE_lake")).await;
+}

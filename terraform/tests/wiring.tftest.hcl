@@ -35,6 +35,15 @@ mock_provider "aws" {
   mock_resource "aws_secretsmanager_secret" {
     defaults = { arn = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:totesys-etl-test" }
   }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-2:123456789012:rule/totesys-etl-test-lake-on-manifest" }
+  }
+  mock_resource "aws_glue_catalog_database" {
+    defaults = { arn = "arn:aws:glue:eu-west-2:123456789012:database/totesys_etl_test_lake" }
+  }
+  mock_resource "aws_athena_workgroup" {
+    defaults = { arn = "arn:aws:athena:eu-west-2:123456789012:workgroup/totesys-etl-test-lake" }
+  }
 }
 
 # Distinct ARNs where the assertions tell resources apart.
@@ -49,6 +58,14 @@ override_resource {
 override_resource {
   target = aws_lambda_function.this["load"]
   values = { arn = "arn:aws:lambda:eu-west-2:123456789012:function:totesys-etl-test-load" }
+}
+override_resource {
+  target = aws_lambda_function.this["lake"]
+  values = { arn = "arn:aws:lambda:eu-west-2:123456789012:function:totesys-etl-test-lake" }
+}
+override_resource {
+  target = aws_s3_bucket.lake
+  values = { arn = "arn:aws:s3:::totesys-etl-test-lake" }
 }
 override_resource {
   target = aws_iam_role.scheduler
@@ -123,7 +140,7 @@ run "wiring" {
   # service-required "*" is allowed, and no action is a wildcard.
   assert {
     condition = alltrue(flatten([
-      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
+      for f in ["extract", "transform", "load", "inbox", "inbox_log", "lake"] : [
         for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : [
           for r in s.Resource : r != "*" || s.Sid == "Tracing"
         ]
@@ -133,7 +150,7 @@ run "wiring" {
   }
   assert {
     condition = alltrue(flatten([
-      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
+      for f in ["extract", "transform", "load", "inbox", "inbox_log", "lake"] : [
         for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : [
           for a in s.Action : !endswith(a, "*")
         ]
@@ -185,6 +202,62 @@ run "wiring" {
     error_message = "the inbox publishes alerts and notices, nothing else"
   }
 
+  # The lake: processed manifests reach it through EventBridge (load keeps the bucket's own
+  # notification); it reads processed runs, writes only its bucket and its Glue database's
+  # tables; Athena's workgroup enforces encrypted results and a scan limit; VACUUM runs per table.
+  assert {
+    condition     = aws_s3_bucket_notification.processed.eventbridge
+    error_message = "the processed bucket must send its events to EventBridge for the lake"
+  }
+  assert {
+    condition = (
+      jsondecode(aws_cloudwatch_event_rule.lake.event_pattern).detail.object.key[0].prefix == "manifests/"
+      && jsondecode(aws_cloudwatch_event_rule.lake.event_pattern).detail.bucket.name == [aws_s3_bucket.processed.bucket]
+      && aws_cloudwatch_event_target.lake.arn == aws_lambda_function.this["lake"].arn
+      && aws_lambda_permission.events.source_arn == aws_cloudwatch_event_rule.lake.arn
+    )
+    error_message = "processed manifests must invoke the lake function, and only that rule may"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_iam_role_policy.function["lake"].policy).Statement : [
+        for r in s.Resource : !startswith(r, aws_s3_bucket.landing.arn)
+      ]
+    ]))
+    error_message = "the lake must not reach the landing bucket"
+  }
+  assert {
+    condition = alltrue([
+      for r in [for s in jsondecode(aws_iam_role_policy.function["lake"].policy).Statement : s.Resource if s.Sid == "LakeTables"][0] :
+      endswith(r, ":catalog") || r == aws_glue_catalog_database.lake.arn || endswith(r, ":table/${aws_glue_catalog_database.lake.name}/*")
+    ])
+    error_message = "the lake may change only its own Glue database's tables"
+  }
+  assert {
+    condition = alltrue(flatten([
+      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
+        for s in jsondecode(aws_iam_role_policy.function[f].policy).Statement : s.Sid != "LakeTables"
+      ]
+    ]))
+    error_message = "only the lake function touches Glue"
+  }
+  assert {
+    condition = (
+      aws_athena_workgroup.lake.configuration[0].enforce_workgroup_configuration
+      && aws_athena_workgroup.lake.configuration[0].bytes_scanned_cutoff_per_query == var.athena_bytes_scanned_cutoff
+      && aws_athena_workgroup.lake.configuration[0].result_configuration[0].encryption_configuration[0].encryption_option == "SSE_KMS"
+    )
+    error_message = "the Athena workgroup must enforce encrypted results and the scan limit"
+  }
+  assert {
+    condition = (
+      length(aws_scheduler_schedule.vacuum) == 11
+      && alltrue([for t, s in aws_scheduler_schedule.vacuum : jsondecode(s.target[0].input).QueryString == "VACUUM ${t}"])
+      && length(aws_athena_named_query.view) == 16
+    )
+    error_message = "each lake table is vacuumed on a schedule, and every Athena view is a named query"
+  }
+
   # The inbox: files trigger it, it only reads its bucket, its log endpoint needs signed requests.
   assert {
     condition     = aws_s3_bucket_notification.inbox.lambda_function[0].lambda_function_arn == aws_lambda_function.this["inbox"].arn
@@ -222,7 +295,7 @@ run "wiring" {
   }
   assert {
     condition = alltrue(flatten([
-      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
+      for f in ["extract", "transform", "load", "inbox", "inbox_log", "lake"] : [
         for st in jsondecode(aws_iam_role_policy.function[f].policy).Statement : !contains(st.Action, "s3:DeleteObject")
       ]
     ]))
@@ -349,12 +422,12 @@ run "functions_in_a_vpc_get_network_permissions_not_every_log_group" {
   }
 
   assert {
-    condition     = length(aws_iam_role_policy.vpc) == 5
+    condition     = length(aws_iam_role_policy.vpc) == 6
     error_message = "each function in a VPC needs its network permissions"
   }
   assert {
     condition = alltrue(flatten([
-      for f in ["extract", "transform", "load", "inbox", "inbox_log"] : [
+      for f in ["extract", "transform", "load", "inbox", "inbox_log", "lake"] : [
         for st in jsondecode(aws_iam_role_policy.vpc[f].policy).Statement : [
           for a in st.Action : startswith(a, "ec2:")
         ]

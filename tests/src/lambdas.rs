@@ -308,6 +308,60 @@ pub async fn load_binary(binary: &str) {
     assert_eq!(ledger as usize, runs.len());
 }
 
+/// The lake binary on moto's S3 and Glue: the EventBridge event of each processed manifest
+/// (the committed fixture) publishes its run to every table it has rows for; the redelivered
+/// event finds every table holding the run.
+pub async fn lake_binary(binary: &str) {
+    let cloud = Cloud::new("lambda_lake").await;
+    let runs = cloud.extract().await;
+    cloud.transform(&runs).await;
+    cloud.moto.create_bucket(&cloud.sdk, "lake").await;
+    aws_sdk_glue::Client::new(&cloud.sdk)
+        .create_database()
+        .database_input(
+            aws_sdk_glue::types::DatabaseInput::builder()
+                .name("etl_lake")
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating the Glue database: {e}"));
+    let mut env = cloud.env();
+    env.extend([
+        ("ETL_LAKE", "s3://lake/lake".to_owned()),
+        ("ETL_LAKE_GLUE_DATABASE", "etl_lake".to_owned()),
+    ]);
+    let mut api = RuntimeApi::start().unwrap();
+    let mut function = api.spawn(binary, "lake", &env).unwrap();
+    let ready = api.ready(&mut function, EVENT_LIMIT).unwrap();
+    eprintln!("lake binary ready for its first event after {ready:?}");
+
+    for run in &runs {
+        api.push(&fixture(
+            "eventbridge-object-created.json",
+            PROCESSED_BUCKET,
+            run.as_str(),
+        ));
+        let done = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
+        assert_eq!(done["published"], run.as_str(), "{done}");
+        assert!(
+            done["tables"]["fact_sales_order"]["appended"].as_u64() > Some(0),
+            "{done}"
+        );
+    }
+    api.push(&fixture(
+        "eventbridge-object-created.json",
+        PROCESSED_BUCKET,
+        runs[0].as_str(),
+    ));
+    let again = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
+    assert_eq!(
+        again["tables"]["fact_sales_order"], "already there",
+        "{again}"
+    );
+}
+
 /// The inbox binary on moto's S3: a declaration and a vendor file announced by one event are
 /// applied and loaded (997 rows, 3 to the error table), the redelivered event changes nothing,
 /// and the function URL's `GET /log` answers with both log rows as JSON.

@@ -56,7 +56,7 @@ fn every_function_variable_is_one_the_code_reads_and_each_stage_gets_what_it_nee
     let env = lambda_environment();
     assert_eq!(
         env.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["extract", "inbox", "inbox_log", "load", "transform"]
+        ["extract", "inbox", "inbox_log", "lake", "load", "transform"]
     );
     let known: BTreeSet<&str> = config::ALL_VARIABLES.into_iter().collect();
     for (function, vars) in &env {
@@ -91,6 +91,10 @@ fn every_function_variable_is_one_the_code_reads_and_each_stage_gets_what_it_nee
             "inbox_log",
             vec![config::WAREHOUSE_SECRET_ARN, config::INBOX],
         ),
+        (
+            "lake",
+            vec![config::PROCESSED, config::LAKE, config::LAKE_GLUE_DATABASE],
+        ),
     ];
     for (function, required) in needs {
         for var in required {
@@ -101,6 +105,24 @@ fn every_function_variable_is_one_the_code_reads_and_each_stage_gets_what_it_nee
     for vars in env.values() {
         assert!(!vars.contains(config::SOURCE_URL) && !vars.contains(config::WAREHOUSE_URL));
     }
+}
+
+/// The lake's tables Terraform schedules VACUUM for are the warehouse's.
+#[test]
+fn the_lakes_tables_are_the_warehouses() {
+    let lake = terraform_file("lake.tf");
+    let start = lake
+        .find("lake_tables = toset([")
+        .expect("lake.tf lists lake_tables");
+    let end = start + lake[start..].find("])").unwrap_or(0);
+    let mut listed: Vec<&str> = lake[start..end].split('"').skip(1).step_by(2).collect();
+    listed.sort();
+    let mut tables: Vec<&str> = etl_contract::warehouse::WAREHOUSE_TABLES
+        .iter()
+        .map(|t| t.name)
+        .collect();
+    tables.sort();
+    assert_eq!(listed, tables);
 }
 
 #[test]
