@@ -50,6 +50,9 @@ pub struct BenchReport {
     /// The same load one process per stage, one after the other: each stage's time and RSS.
     pub full_load: Vec<StageFigures>,
     pub end_to_end: StageFigures,
+    /// Publishing the full load's runs to a directory lake, alone (after the three stages):
+    /// the lake's target is no longer than transform.
+    pub lake: StageFigures,
     /// `etl run`'s wall time over the COPY floor's (1.0: as fast as the floor).
     pub ratio_to_floor: f64,
     pub incremental_rows: u64,
@@ -406,6 +409,19 @@ async fn run(
         peak = peak.max(rss);
     }
     let end_to_end = figures("end to end", total, source_rows, dir_bytes(&landing), peak);
+    eprintln!("full load, publishing every run to a lake (an etl run with nothing else to do)");
+    let lake_dir = stores.path().join("lake");
+    std::fs::create_dir_all(&lake_dir).context("creating the bench's lake")?;
+    let mut lake_env = env.clone();
+    lake_env.push(("ETL_LAKE", lake_dir.display().to_string()));
+    let (lake_wall, lake_rss) = run_stage(&lake_env, &["run"])?;
+    let lake = figures(
+        "lake",
+        lake_wall,
+        source_rows,
+        dir_bytes(&lake_dir),
+        lake_rss,
+    );
     let ratio_to_floor = run_wall.as_secs_f64() / floor_wall.as_secs_f64();
 
     eprintln!("incremental: about {} changed rows", args.incremental_rows);
@@ -509,6 +525,7 @@ async fn run(
         etl_run,
         full_load,
         end_to_end,
+        lake,
         ratio_to_floor,
         incremental_rows,
         incremental,
@@ -614,6 +631,10 @@ pub fn markdown(r: &BenchReport) -> String {
     out += &row(
         &r.end_to_end,
         "full load: the three stages one after the other",
+    );
+    out += &row(
+        &r.lake,
+        "full load: publishing every run to the lake, alone",
     );
     for f in &r.incremental {
         out += &row(
