@@ -316,17 +316,10 @@ pub async fn lake_binary(binary: &str) {
     let runs = cloud.extract().await;
     cloud.transform(&runs).await;
     cloud.moto.create_bucket(&cloud.sdk, "lake").await;
-    aws_sdk_glue::Client::new(&cloud.sdk)
-        .create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name("etl_lake")
-                .build()
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("creating the Glue database: {e}"));
+    cloud
+        .moto
+        .create_glue_database(&cloud.sdk, "etl_lake")
+        .await;
     let mut env = cloud.env();
     env.extend([
         ("ETL_LAKE", "s3://lake/lake".to_owned()),

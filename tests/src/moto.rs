@@ -134,6 +134,25 @@ impl Moto {
                 )
             });
     }
+
+    /// Creates a Glue database (Terraform creates the lake's; the lake creates its tables).
+    pub async fn create_glue_database(&self, sdk: &aws_config::SdkConfig, name: &str) {
+        let input = aws_sdk_glue::types::DatabaseInput::builder()
+            .name(name)
+            .build()
+            .unwrap_or_else(|e| panic!("the Glue database input for {name}: {e}"));
+        aws_sdk_glue::Client::new(sdk)
+            .create_database()
+            .database_input(input)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "creating Glue database {name}: {}",
+                    aws_sdk_glue::error::DisplayErrorContext(&e)
+                )
+            });
+    }
 }
 
 /// The region tests use.

@@ -632,17 +632,10 @@ async fn the_lake_function_publishes_each_announced_run_once() {
     let processed = manifests(&cloud.processed).await;
     assert!(!processed.is_empty());
     cloud.moto.create_bucket(&cloud.sdk, "lake").await;
-    aws_sdk_glue::Client::new(&cloud.sdk)
-        .create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name("etl_lake")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    cloud
+        .moto
+        .create_glue_database(&cloud.sdk, "etl_lake")
+        .await;
     let config = Config {
         lake: Some(StoreLocation::S3 {
             bucket: "lake".into(),

@@ -350,17 +350,8 @@ async fn a_lake_registered_in_glue_reads_back_through_pyicebergs_glue_catalog() 
     let moto = etl_tests::Moto::start();
     let sdk = moto.sdk_config().await;
     moto.create_bucket(&sdk, "lake").await;
+    moto.create_glue_database(&sdk, "etl_lake").await;
     let glue = aws_sdk_glue::Client::new(&sdk);
-    glue.create_database()
-        .database_input(
-            aws_sdk_glue::types::DatabaseInput::builder()
-                .name("etl_lake")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
     let location = StoreLocation::S3 {
         bucket: "lake".into(),
         prefix: "lake/".into(),
