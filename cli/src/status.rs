@@ -1,7 +1,7 @@
 //! `etl status`: how fresh the warehouse is and what is in flight, from the stores and the
 //! warehouse ledger (the same sources of truth the stages use).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use etl_adapters::store::ObjectStore;
@@ -337,7 +337,7 @@ pub(crate) async fn status_of(local: &Local, sources: &Sources) -> anyhow::Resul
 
     let (load, loaded_ids) = match &sources.ledger {
         Some(entries) => {
-            let ids: Vec<&str> = entries.iter().map(|e| e.run_id.as_str()).collect();
+            let ids: BTreeSet<&str> = entries.iter().map(|e| e.run_id.as_str()).collect();
             let lines = entries
                 .iter()
                 .map(|e| run_line(e.run_id.clone(), e.rows, 0, e.loaded_at, now))
@@ -356,20 +356,22 @@ pub(crate) async fn status_of(local: &Local, sources: &Sources) -> anyhow::Resul
     let (lake, pending_lake) = match &local.lake {
         Some(lake) => {
             let published = lake.published().await?;
-            let rows_of = |run: &RunId| {
-                transformed
-                    .iter()
-                    .find(|m| &m.run_id == run)
-                    .map_or(0, Manifest::total_rows)
-            };
+            let rows: BTreeMap<&RunId, u64> = transformed
+                .iter()
+                .map(|m| (&m.run_id, m.total_rows()))
+                .collect();
+            let held: BTreeSet<&RunId> = published.iter().map(|(run, _)| run).collect();
             let lines = published
                 .iter()
-                .map(|(run, at)| run_line(run.to_string(), rows_of(run), 0, *at, now))
+                .map(|(run, at)| {
+                    let rows = rows.get(run).copied().unwrap_or(0);
+                    run_line(run.to_string(), rows, 0, *at, now)
+                })
                 .collect();
             let pending = transformed
                 .iter()
                 .map(|m| &m.run_id)
-                .filter(|id| !published.iter().any(|(run, _)| run == *id))
+                .filter(|id| !held.contains(id))
                 .map(ToString::to_string)
                 .collect();
             (Some(recent(lines)), pending)
