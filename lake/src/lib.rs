@@ -19,7 +19,7 @@ mod storage;
 
 pub use catalog::{LakeCatalog, RUN_PROPERTY, runs_of};
 pub use error::LakeError;
-pub use glue::{GlueTables, METADATA_LOCATION};
+pub use glue::{GlueCallError, GlueClient, GlueTables, METADATA_LOCATION};
 pub use publish::{Lake, Published, TableOutcome, publish};
 
 #[cfg(test)]

@@ -135,23 +135,50 @@ impl Moto {
             });
     }
 
+    /// Turns on moto's request authentication (every later call must carry a SigV4 signature
+    /// moto recomputes with botocore's signer, from an access key moto issued) and returns such
+    /// a key, allowed everything: for testing our own request signing against AWS's.
+    pub fn enforce_signatures(&self) -> (String, String) {
+        let script = r#"
+import json, sys, urllib.request, boto3
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+iam.create_user(UserName="signer")
+iam.put_user_policy(UserName="signer", PolicyName="all", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17",
+     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+key = iam.create_access_key(UserName="signer")["AccessKey"]
+urllib.request.urlopen(urllib.request.Request(
+    sys.argv[1] + "/moto-api/reset-auth", data=b"0", method="POST",
+    headers={"Content-Type": "text/plain"}))
+print(key["AccessKeyId"], key["SecretAccessKey"])
+"#;
+        let output = Command::new("python")
+            .args(["-c", script, &self.endpoint()])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run python ({e}): run the tests with `make test`"));
+        assert!(
+            output.status.success(),
+            "issuing a moto access key: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut words = stdout.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
+            _ => panic!("no access key from moto: {stdout}"),
+        }
+    }
+
     /// Creates a Glue database (Terraform creates the lake's; the lake creates its tables).
     pub async fn create_glue_database(&self, sdk: &aws_config::SdkConfig, name: &str) {
-        let input = aws_sdk_glue::types::DatabaseInput::builder()
-            .name(name)
-            .build()
-            .unwrap_or_else(|e| panic!("the Glue database input for {name}: {e}"));
-        aws_sdk_glue::Client::new(sdk)
-            .create_database()
-            .database_input(input)
-            .send()
+        lake::GlueClient::new(sdk)
+            .call(
+                "CreateDatabase",
+                &serde_json::json!({"DatabaseInput": {"Name": name}}),
+            )
             .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "creating Glue database {name}: {}",
-                    aws_sdk_glue::error::DisplayErrorContext(&e)
-                )
-            });
+            .unwrap_or_else(|e| panic!("creating Glue database {name}: {e}"));
     }
 }
 
