@@ -14,8 +14,20 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 /// trusting the OS certificate store. Every `SdkConfig` must be given it: the SDK is built
 /// without its default client, whose aws-lc-rs build takes minutes (Cargo.toml).
 pub fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_provider(tls_provider())
         .build_https()
+}
+
+/// The same HTTPS connection, bare: for a caller that signs and sends its own requests (the
+/// lake's Glue calls) instead of going through a generated SDK client.
+pub fn https_connector() -> aws_smithy_http_client::Connector {
+    aws_smithy_http_client::Connector::builder()
+        .tls_provider(tls_provider())
+        .build()
+}
+
+fn tls_provider() -> aws_smithy_http_client::tls::Provider {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    Provider::Rustls(CryptoMode::Ring)
 }

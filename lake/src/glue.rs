@@ -21,7 +21,6 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_http_client::Connector;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::HttpConnector;
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_types::body::SdkBody;
@@ -123,11 +122,7 @@ impl GlueClient {
             (None, None) => String::new(),
         };
         GlueClient {
-            connector: std::sync::Arc::new(
-                Connector::builder()
-                    .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                    .build(),
-            ),
+            connector: std::sync::Arc::new(etl_adapters::aws::https_connector()),
             endpoint,
             region,
             credentials: sdk.credentials_provider(),

@@ -97,12 +97,17 @@ impl Moto {
     /// AWS SDK configuration for this server: its endpoint, a region, and the dummy credentials
     /// moto accepts. Built explicitly so tests never depend on the process environment.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config_as("testing", "testing").await
+    }
+
+    /// The same, signing with access key `id` and `secret` (see `enforce_signatures`).
+    pub async fn sdk_config_as(&self, id: &str, secret: &str) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(etl_adapters::aws::https_client())
             .endpoint_url(self.endpoint())
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
+                id, secret, None, None, "moto",
             ))
             .load()
             .await

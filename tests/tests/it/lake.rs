@@ -416,22 +416,7 @@ async fn a_lake_registered_in_glue_reads_back_through_pyicebergs_glue_catalog() 
 async fn the_lakes_glue_calls_carry_signatures_aws_accepts() {
     let moto = etl_tests::Moto::start();
     let (id, secret) = moto.enforce_signatures();
-    let signed_with = |secret: String| {
-        let endpoint = moto.endpoint();
-        let id = id.clone();
-        async move {
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(etl_adapters::aws::https_client())
-                .endpoint_url(endpoint)
-                .region(aws_config::Region::new(etl_tests::moto::REGION))
-                .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    id, secret, None, None, "moto",
-                ))
-                .load()
-                .await
-        }
-    };
-    let glue = lake::GlueClient::new(&signed_with(secret.clone()).await);
+    let glue = lake::GlueClient::new(&moto.sdk_config_as(&id, &secret).await);
     glue.call(
         "CreateDatabase",
         &serde_json::json!({"DatabaseInput": {"Name": "signed"}}),
@@ -456,7 +441,7 @@ async fn the_lakes_glue_calls_carry_signatures_aws_accepts() {
         other => panic!("GetTable of an absent table: {other:?}"),
     }
 
-    let forged = lake::GlueClient::new(&signed_with(format!("{secret}x")).await);
+    let forged = lake::GlueClient::new(&moto.sdk_config_as(&id, &format!("{secret}x")).await);
     match forged
         .call("GetDatabase", &serde_json::json!({"Name": "signed"}))
         .await
