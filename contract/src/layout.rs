@@ -18,9 +18,13 @@ pub const QUARANTINE_PREFIX: &str = "quarantine/";
 /// The extract watermark, in the landing store.
 pub const WATERMARK_KEY: &str = "state/watermark.json";
 
-/// The key of part `n` (0-based) of `table` in run `run_id`: `data/<table>/<run_id>/part-00000.jsonl`.
+/// The key of part `n` (0-based) of `table` in run `run_id`:
+/// `data/<table>/<run_id>/part-00000.jsonl.zst` (zstd-compressed NDJSON, [`crate::landing`]).
 pub fn landing_part_key(table: &str, run_id: &RunId, n: usize) -> String {
-    format!("{DATA_PREFIX}{table}/{run_id}/part-{n:05}.jsonl")
+    format!(
+        "{DATA_PREFIX}{table}/{run_id}/part-{n:05}{}",
+        crate::landing::PART_SUFFIX
+    )
 }
 
 /// The key of a warehouse table's Parquet file for run `run_id`.
@@ -146,7 +150,7 @@ mod tests {
         let id: RunId = "20261125T081500.123456Z-0a1b2c3d".parse().unwrap();
         assert_eq!(
             landing_part_key("sales_order", &id, 3),
-            "data/sales_order/20261125T081500.123456Z-0a1b2c3d/part-00003.jsonl"
+            "data/sales_order/20261125T081500.123456Z-0a1b2c3d/part-00003.jsonl.zst"
         );
         assert_eq!(
             manifest_key(&id),

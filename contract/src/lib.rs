@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod landing;
 pub mod layout;
 pub mod manifest;
 pub mod time;

@@ -15,8 +15,13 @@ use crate::error::{Classify, Disposition};
 use crate::layout::RunId;
 use crate::time::micros;
 
-/// The manifest format this build writes and understands.
-pub const MANIFEST_FORMAT: u32 = 1;
+/// The manifest format this build writes: 2 since landing parts are zstd-compressed
+/// ([`crate::landing`]); an older build refuses such a run by its format instead of failing on
+/// bytes it cannot parse.
+pub const MANIFEST_FORMAT: u32 = 2;
+/// The oldest format this build still reads: format 1 differs only in its landing parts being
+/// plain NDJSON, which their keys say.
+pub const OLDEST_MANIFEST_FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -209,8 +214,8 @@ pub enum ManifestError {
         source: serde_json::Error,
     },
     #[error(
-        "manifest {key} has format {found}, but this build understands format {MANIFEST_FORMAT}: \
-         upgrade the pipeline before processing it"
+        "manifest {key} has format {found}, but this build understands formats \
+         {OLDEST_MANIFEST_FORMAT} to {MANIFEST_FORMAT}: upgrade the pipeline before processing it"
     )]
     UnknownFormat { key: String, found: u64 },
 }
@@ -254,7 +259,9 @@ impl Manifest {
                 key: key.to_owned(),
                 source,
             })?;
-        if header.format != u64::from(MANIFEST_FORMAT) {
+        if !(u64::from(OLDEST_MANIFEST_FORMAT)..=u64::from(MANIFEST_FORMAT))
+            .contains(&header.format)
+        {
             return Err(ManifestError::UnknownFormat {
                 key: key.to_owned(),
                 found: header.format,
@@ -284,7 +291,7 @@ mod tests {
             TableFiles {
                 rows: 2,
                 parts: vec![Part::describe(
-                    "data/payment/x/part-00000.jsonl".into(),
+                    "data/payment/x/part-00000.jsonl.zst".into(),
                     2,
                     b"a\nb\n",
                 )],
@@ -321,12 +328,16 @@ mod tests {
 
     #[test]
     fn unknown_formats_and_garbage_are_refused_with_the_key() {
-        let json = String::from_utf8(sample().to_json())
-            .unwrap()
-            .replace("\"format\": 1", "\"format\": 2");
-        let err = Manifest::from_json("manifests/x.json", json.as_bytes()).unwrap_err();
-        assert!(matches!(err, ManifestError::UnknownFormat { found: 2, .. }));
+        let json = String::from_utf8(sample().to_json()).unwrap();
+        let with_format = |n: u32| json.replace("\"format\": 2", &format!("\"format\": {n}"));
+        let err = Manifest::from_json("manifests/x.json", with_format(3).as_bytes()).unwrap_err();
+        assert!(matches!(err, ManifestError::UnknownFormat { found: 3, .. }));
         assert!(err.to_string().contains("manifests/x.json"));
+        let err = Manifest::from_json("manifests/x.json", with_format(0).as_bytes()).unwrap_err();
+        assert!(matches!(err, ManifestError::UnknownFormat { found: 0, .. }));
+        // Format 1 (plain NDJSON landing parts) is still read.
+        let old = Manifest::from_json("manifests/x.json", with_format(1).as_bytes()).unwrap();
+        assert_eq!(old.format, 1);
         let err = Manifest::from_json("manifests/y.json", b"{not json").unwrap_err();
         assert!(err.to_string().contains("manifests/y.json"));
     }

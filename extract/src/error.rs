@@ -5,6 +5,7 @@ use etl_adapters::error::{describe_postgres, postgres_disposition};
 use etl_adapters::store::StoreError;
 use etl_adapters::watermark::WatermarkError;
 use etl_contract::catalog::Drift;
+use etl_contract::landing::PartCodecError;
 use etl_contract::{Classify, Disposition};
 use thiserror::Error;
 
@@ -52,6 +53,15 @@ pub enum ExtractError {
          unfinished run was committed: run extract again"
     )]
     UploadsStopped { key: String },
+    #[error(
+        "a landing part of {table}: {source}; nothing of the unfinished run was committed: \
+         run extract again"
+    )]
+    Compress {
+        table: &'static str,
+        #[source]
+        source: PartCodecError,
+    },
     #[error(transparent)]
     Watermark(#[from] WatermarkError),
     #[error(
@@ -83,6 +93,7 @@ impl Classify for ExtractError {
             ExtractError::ReaderLost { .. } | ExtractError::UploadsStopped { .. } => {
                 Disposition::RetryRunLater
             }
+            ExtractError::Compress { source, .. } => source.disposition(),
             ExtractError::Watermark(e) => e.disposition(),
         }
     }

@@ -1,6 +1,7 @@
-//! NDJSON part files of bounded size: a run's rows are written as they stream in, so memory
-//! holds at most one part per table being filled and [`QUEUED_PARTS`] + 1 on their way to the
-//! store, whatever the size of the table.
+//! Landing part files of bounded size: a run's rows are compressed as they stream in
+//! ([`etl_contract::landing`]), so memory holds at most one compressed part and one zstd
+//! context per table being filled, and [`QUEUED_PARTS`] + 1 parts on their way to the store,
+//! whatever the size of the table.
 //!
 //! A full part is queued to [`upload`], which writes parts in order while the merge encodes
 //! the next rows: a store write (an S3 PUT, a synced local file) no longer stops the reading.
@@ -9,6 +10,7 @@
 
 use bytes::Bytes;
 use etl_adapters::store::ObjectStore;
+use etl_contract::landing::PartEncoder;
 use etl_contract::layout::{RunId, landing_part_key};
 use etl_contract::manifest::{Part, TableFiles};
 use tokio::sync::{mpsc, oneshot};
@@ -85,14 +87,14 @@ pub async fn upload(
     Ok(())
 }
 
-/// The rows of one table in one run, cut into parts of at most `max_bytes` (a single row larger
-/// than that gets a part of its own).
+/// The rows of one table in one run, cut into parts of at most `max_bytes` of NDJSON before
+/// compression (a single row larger than that gets a part of its own).
 #[derive(Debug)]
 pub struct PartWriter {
     table: &'static str,
     max_bytes: usize,
-    buffer: Vec<u8>,
-    buffered_rows: u64,
+    /// The part being filled; `None` until its first row.
+    part: Option<PartEncoder>,
     files: TableFiles,
 }
 
@@ -101,8 +103,7 @@ impl PartWriter {
         PartWriter {
             table,
             max_bytes,
-            buffer: Vec::new(),
-            buffered_rows: 0,
+            part: None,
             files: TableFiles::default(),
         }
     }
@@ -114,27 +115,39 @@ impl PartWriter {
         run_id: &RunId,
         uploads: &Uploads,
     ) -> Result<(), ExtractError> {
-        if !self.buffer.is_empty() && self.buffer.len() + json.len() + 1 > self.max_bytes {
+        if self
+            .part
+            .as_ref()
+            .is_some_and(|p| p.plain_bytes() + json.len() + 1 > self.max_bytes)
+        {
             self.flush(run_id, uploads).await?;
         }
-        self.buffer.extend_from_slice(json);
-        self.buffer.push(b'\n');
-        self.buffered_rows += 1;
-        Ok(())
+        let compress = |source| ExtractError::Compress {
+            table: self.table,
+            source,
+        };
+        let part = match &mut self.part {
+            Some(part) => part,
+            None => self.part.insert(PartEncoder::new().map_err(compress)?),
+        };
+        part.push_line(json).map_err(compress)
     }
 
     /// Queues what is buffered as the next part.
     pub async fn flush(&mut self, run_id: &RunId, uploads: &Uploads) -> Result<(), ExtractError> {
-        if self.buffer.is_empty() {
+        let Some(part) = self.part.take() else {
             return Ok(());
-        }
+        };
+        let rows = part.rows();
+        let bytes = Bytes::from(part.finish().map_err(|source| ExtractError::Compress {
+            table: self.table,
+            source,
+        })?);
         let key = landing_part_key(self.table, run_id, self.files.parts.len());
-        let bytes = Bytes::from(std::mem::take(&mut self.buffer));
-        let part = Part::describe(key.clone(), self.buffered_rows, &bytes);
+        let part = Part::describe(key.clone(), rows, &bytes);
         uploads.put(key, bytes).await?;
         self.files.rows += part.rows;
         self.files.parts.push(part);
-        self.buffered_rows = 0;
         Ok(())
     }
 
@@ -143,7 +156,7 @@ impl PartWriter {
     }
 
     pub fn rows(&self) -> u64 {
-        self.files.rows + self.buffered_rows
+        self.files.rows + self.part.as_ref().map_or(0, PartEncoder::rows)
     }
 
     /// Queues the last part and returns the table's files for the manifest.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use etl_adapters::store::ObjectStore;
+use etl_contract::landing::{PART_SUFFIX, PLAIN_PART_SUFFIX, encode_part};
 use etl_contract::layout::{RunId, landing_part_key, manifest_key};
 use etl_contract::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage, TableFiles, Window};
 
@@ -15,9 +16,40 @@ pub async fn landing_run(
     table: &str,
     lines: &[String],
 ) -> (RunId, Manifest) {
+    landing_run_of_format(store, table, lines, MANIFEST_FORMAT).await
+}
+
+/// A landing run as builds of manifest format 1 wrote them: the part plain NDJSON, named
+/// `part-00000.jsonl`.
+pub async fn format1_landing_run(
+    store: &dyn ObjectStore,
+    table: &str,
+    lines: &[String],
+) -> (RunId, Manifest) {
+    landing_run_of_format(store, table, lines, 1).await
+}
+
+async fn landing_run_of_format(
+    store: &dyn ObjectStore,
+    table: &str,
+    lines: &[String],
+    format: u32,
+) -> (RunId, Manifest) {
     let run_id = RunId::new(chrono::Utc::now());
     let key = landing_part_key(table, &run_id, 0);
-    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let body: Vec<u8> = if format == 1 {
+        lines
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect()
+    } else {
+        encode_part(lines.iter().map(|l| l.as_bytes())).unwrap()
+    };
+    let key = if format == 1 {
+        key.replace(PART_SUFFIX, PLAIN_PART_SUFFIX)
+    } else {
+        key
+    };
     store
         .put(&key, Bytes::from(body.clone()))
         .await
@@ -27,11 +59,11 @@ pub async fn landing_run(
         table.to_string(),
         TableFiles {
             rows: lines.len() as u64,
-            parts: vec![Part::describe(key, lines.len() as u64, body.as_bytes())],
+            parts: vec![Part::describe(key, lines.len() as u64, &body)],
         },
     );
     let manifest = Manifest {
-        format: MANIFEST_FORMAT,
+        format,
         run_id: run_id.clone(),
         stage: Stage::Extract,
         created_at: chrono::Utc::now(),
@@ -47,6 +79,15 @@ pub async fn landing_run(
     };
     put_manifest(store, &manifest).await;
     (run_id, manifest)
+}
+
+/// `stored` with one byte in its middle changed: a file edited after its manifest was written,
+/// its size the same, so that only its checksum can tell.
+pub fn edited(stored: &[u8]) -> Bytes {
+    let mut bytes = stored.to_vec();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    Bytes::from(bytes)
 }
 
 /// (Re)writes `manifest` under its run's manifest key.

@@ -17,6 +17,8 @@ pub enum TransformError {
     PartMissing { key: String },
     #[error(transparent)]
     PartMismatch(#[from] etl_contract::manifest::PartMismatch),
+    #[error(transparent)]
+    PartUnreadable(#[from] etl_contract::landing::PartCodecError),
     /// A line of a landing part that cannot be read. Its position (line, column) and the row's
     /// primary key say where; `reason` never quotes a value (alerts reach inboxes).
     #[error(
@@ -84,6 +86,7 @@ impl Classify for TransformError {
     fn disposition(&self) -> Disposition {
         match self {
             TransformError::Store { source, .. } => source.disposition(),
+            TransformError::PartUnreadable(e) => e.disposition(),
             TransformError::ManifestMissing { .. }
             | TransformError::Manifest(_)
             | TransformError::PartMissing { .. }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use etl_adapters::quarantine;
 use etl_adapters::store::ObjectStore;
 use etl_contract::catalog::source_table;
+use etl_contract::landing::decode_part;
 use etl_contract::layout::{
     MANIFESTS_PREFIX, RunId, manifest_key, processed_table_key, run_id_of_manifest_key,
 };
@@ -216,12 +217,12 @@ type Changed = BTreeMap<&'static str, Vec<RowVersion>>;
 async fn fetch_parts(
     manifest: &Manifest,
     landing: &dyn ObjectStore,
-) -> Result<Vec<(String, Vec<(String, Bytes)>)>, TransformError> {
+) -> Result<Vec<(String, Vec<(Part, Bytes)>)>, TransformError> {
     let mut tables = Vec::new();
     for (name, files) in &manifest.tables {
         let mut parts = Vec::new();
         for part in &files.parts {
-            parts.push((part.key.clone(), read_part(part, landing).await?));
+            parts.push((part.clone(), read_part(part, landing).await?));
         }
         tables.push((name.clone(), parts));
     }
@@ -232,7 +233,7 @@ async fn fetch_parts(
 /// tables.
 fn parse_run(
     manifest: &Manifest,
-    parts: Vec<(String, Vec<(String, Bytes)>)>,
+    parts: Vec<(String, Vec<(Part, Bytes)>)>,
 ) -> Result<(Frames, Changed), TransformError> {
     let mut frames = BTreeMap::new();
     let mut changed: Changed = BTreeMap::new();
@@ -247,8 +248,13 @@ fn parse_run(
         })?;
         let keeps_snapshot = snapshot_tables.contains(&table.name);
         let mut rows = SourceRows::new(table);
-        for (key, bytes) in &table_parts {
-            let text = std::str::from_utf8(bytes).map_err(|e| TransformError::BadValue {
+        for (part, stored) in &table_parts {
+            // One part decoded at a time: the run is held compressed.
+            let key = &part.key;
+            let bytes = decode_part(key, stored)?;
+            let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+            part.check_count("the row count", part.rows, lines)?;
+            let text = std::str::from_utf8(&bytes).map_err(|e| TransformError::BadValue {
                 key: key.clone(),
                 line: 0,
                 column: None,
@@ -290,7 +296,8 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
-/// A part's bytes, after checking them against the manifest.
+/// A part's stored bytes, after checking their size and sha256 against the manifest (its rows
+/// are counted once decoded, in [`parse_run`]).
 async fn read_part(part: &Part, landing: &dyn ObjectStore) -> Result<Bytes, TransformError> {
     let bytes = landing
         .get(&part.key)
@@ -301,8 +308,6 @@ async fn read_part(part: &Part, landing: &dyn ObjectStore) -> Result<Bytes, Tran
         })?
         .bytes;
     part.check(&bytes)?;
-    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-    part.check_count("the row count", part.rows, lines)?;
     Ok(bytes)
 }
 

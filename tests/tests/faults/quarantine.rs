@@ -4,12 +4,11 @@
 //! run has its quarantine record with the reason, exactly the promised number of alerts went
 //! out, and the good runs load to a warehouse that reconciles with the OLTP.
 
-use bytes::Bytes;
 use etl_adapters::quarantine;
 use etl_adapters::store::ObjectStore;
 use etl_contract::manifest::Stage;
 use etl_tests::alerts::AlertTopic;
-use etl_tests::craft::{design_line, landing_run};
+use etl_tests::craft::{design_line, edited, landing_run};
 use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event, transform_and_load};
 
 use crate::reconcile::assert_warehouse_reconciles;
@@ -24,12 +23,9 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
     lambda_log_env();
     let history = cloud.extract().await;
     let (bad, manifest) = landing_run(&cloud.landing, "design", &[design_line(9001)]).await;
-    let edited = design_line(9001).replace("Steel", "Stool") + "\n";
-    cloud
-        .landing
-        .put(&manifest.tables["design"].parts[0].key, Bytes::from(edited))
-        .await
-        .unwrap();
+    let key = &manifest.tables["design"].parts[0].key;
+    let stored = cloud.landing.get(key).await.unwrap().unwrap().bytes;
+    cloud.landing.put(key, edited(&stored)).await.unwrap();
 
     fail::cfg(point, "panic").unwrap();
     let transform = etl_lambda::transform::Handler::new(&config, &cloud.sdk)

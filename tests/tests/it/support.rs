@@ -106,7 +106,8 @@ pub async fn landed(store: &dyn etl_adapters::ObjectStore) -> Vec<LandedRow> {
                     .bytes;
                 assert_eq!(bytes.len() as u64, part.bytes, "size of {}", part.key);
                 assert_eq!(sha256_hex(&bytes), part.sha256, "sha256 of {}", part.key);
-                let text = std::str::from_utf8(&bytes).unwrap();
+                let text = etl_contract::landing::decode_part(&part.key, &bytes).unwrap();
+                let text = std::str::from_utf8(&text).unwrap();
                 let lines: Vec<&str> = text.lines().collect();
                 assert_eq!(lines.len() as u64, part.rows, "rows of {}", part.key);
                 table_rows += part.rows;

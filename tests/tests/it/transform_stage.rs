@@ -7,10 +7,12 @@ use etl_adapters::ObjectStore;
 use etl_adapters::quarantine;
 use etl_adapters::store::LocalStore;
 use etl_contract::layout::{RunId, manifest_key};
-use etl_contract::manifest::{Manifest, Stage};
+use etl_contract::manifest::{Manifest, Part, Stage};
 use etl_contract::warehouse::WAREHOUSE_TABLES;
 use etl_contract::{Classify, Disposition, ErrorKind};
-use etl_tests::craft::{department_line, design_line, landing_run, payment_line};
+use etl_tests::craft::{
+    department_line, design_line, edited, format1_landing_run, landing_run, payment_line,
+};
 use etl_tests::stores::{FailOn, FailingStore};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use transform::{TransformError, transform_run};
@@ -222,6 +224,33 @@ async fn transforming_the_same_manifest_twice_is_byte_identical() {
 }
 
 #[tokio::test]
+async fn runs_landed_by_format_1_builds_as_plain_ndjson_transform_as_before() {
+    let (_l, landing) = temp_store();
+    let lines = [design_line(1), design_line(2)];
+    let (old, old_manifest) = format1_landing_run(&landing, "design", &lines).await;
+    let (new, new_manifest) = landing_run(&landing, "design", &lines).await;
+    assert_eq!((old_manifest.format, new_manifest.format), (1, 2));
+    let old_key = &old_manifest.tables["design"].parts[0].key;
+    assert!(old_key.ends_with("/part-00000.jsonl"), "{old_key}");
+    let new_part = &new_manifest.tables["design"].parts[0];
+    assert!(
+        new_part.key.ends_with("/part-00000.jsonl.zst"),
+        "{}",
+        new_part.key
+    );
+
+    let mut outputs = Vec::new();
+    for run in [&old, &new] {
+        let (_p, processed) = temp_store();
+        transform_run(run, &landing, &processed).await.unwrap();
+        let manifest = processed_manifest(&processed, run).await;
+        outputs.push(parquet_of(&processed, &manifest, "dim_design").await);
+    }
+    assert_eq!(outputs[0].len(), 2);
+    assert_eq!(outputs[0], outputs[1]);
+}
+
+#[tokio::test]
 async fn an_unknown_currency_fails_naming_the_currency_id() {
     let p = Pipeline::new("t_ccy", spec(50, 25)).await;
     let oltp = p.source.connect().await;
@@ -295,9 +324,24 @@ async fn bad_input_fails_precisely_is_quarantined_and_blocks_nothing() {
 
     let (run, manifest) = landing_run(&landing, "design", &[design_line(4)]).await;
     let part = &manifest.tables["design"].parts[0];
-    let edited = design_line(4).replace("Steel", "Stool") + "\n";
-    landing.put(&part.key, Bytes::from(edited)).await.unwrap();
+    let stored = landing.get(&part.key).await.unwrap().unwrap().bytes;
+    landing.put(&part.key, edited(&stored)).await.unwrap();
     cases.push((run, "the sha256 is"));
+
+    // Plain NDJSON named as a compressed part, its manifest checksums made to match.
+    let (run, mut manifest) = landing_run(&landing, "design", &[design_line(7)]).await;
+    let part = &mut manifest.tables.get_mut("design").unwrap().parts[0];
+    let plain = design_line(7) + "\n";
+    *part = Part::describe(part.key.clone(), 1, plain.as_bytes());
+    landing
+        .put(&part.key, Bytes::from(plain.clone()))
+        .await
+        .unwrap();
+    landing
+        .put(&manifest_key(&run), manifest.to_json().into())
+        .await
+        .unwrap();
+    cases.push((run, "part-00000.jsonl.zst is not zstd-compressed NDJSON"));
 
     let (run, mut manifest) = landing_run(&landing, "design", &[design_line(5)]).await;
     manifest.tables.get_mut("design").unwrap().rows = 2;
