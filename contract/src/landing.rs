@@ -3,9 +3,10 @@
 //! format-1 builds hold plain NDJSON (`part-00000.jsonl`) and are still read. The key says which.
 //!
 //! Why compress: the landing NDJSON is the largest thing the pipeline writes (1.2 GB for a
-//! 4.3M-row first load) and it is written once and read once. zstd at level 1 makes it about a
-//! seventh of that; every byte saved is one not stored, not transferred, not hashed and not
-//! copied through the page cache, which cost more CPU than compressing it does.
+//! 4.3M-row first load), written once and read once. zstd at level 1 makes it a tenth of that,
+//! which S3 stores and transfers, and extract holds a part compressed while it fills. Measured,
+//! it costs about the CPU it saves in hashing and page-cache copies: a size and memory win, not
+//! a speed one (README, Benchmark).
 
 use std::borrow::Cow;
 use std::io::Write;

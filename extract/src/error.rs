@@ -75,6 +75,10 @@ impl ExtractError {
         let step = step.into();
         move |source| ExtractError::Query { step, source }
     }
+
+    pub(crate) fn compress(table: &'static str) -> impl FnOnce(PartCodecError) -> Self {
+        move |source| ExtractError::Compress { table, source }
+    }
 }
 
 impl Classify for ExtractError {

@@ -122,15 +122,14 @@ impl PartWriter {
         {
             self.flush(run_id, uploads).await?;
         }
-        let compress = |source| ExtractError::Compress {
-            table: self.table,
-            source,
-        };
         let part = match &mut self.part {
             Some(part) => part,
-            None => self.part.insert(PartEncoder::new().map_err(compress)?),
+            None => self
+                .part
+                .insert(PartEncoder::new().map_err(ExtractError::compress(self.table))?),
         };
-        part.push_line(json).map_err(compress)
+        part.push_line(json)
+            .map_err(ExtractError::compress(self.table))
     }
 
     /// Queues what is buffered as the next part.
@@ -139,10 +138,7 @@ impl PartWriter {
             return Ok(());
         };
         let rows = part.rows();
-        let bytes = Bytes::from(part.finish().map_err(|source| ExtractError::Compress {
-            table: self.table,
-            source,
-        })?);
+        let bytes = Bytes::from(part.finish().map_err(ExtractError::compress(self.table))?);
         let key = landing_part_key(self.table, run_id, self.files.parts.len());
         let part = Part::describe(key.clone(), rows, &bytes);
         uploads.put(key, bytes).await?;

@@ -37,18 +37,14 @@ async fn landing_run_of_format(
 ) -> (RunId, Manifest) {
     let run_id = RunId::new(chrono::Utc::now());
     let key = landing_part_key(table, &run_id, 0);
-    let body: Vec<u8> = if format == 1 {
-        lines
-            .iter()
-            .flat_map(|l| format!("{l}\n").into_bytes())
-            .collect()
+    let (key, body): (String, Vec<u8>) = if format == 1 {
+        let plain = lines.iter().flat_map(|l| format!("{l}\n").into_bytes());
+        (key.replace(PART_SUFFIX, PLAIN_PART_SUFFIX), plain.collect())
     } else {
-        encode_part(lines.iter().map(|l| l.as_bytes())).unwrap()
-    };
-    let key = if format == 1 {
-        key.replace(PART_SUFFIX, PLAIN_PART_SUFFIX)
-    } else {
-        key
+        (
+            key,
+            encode_part(lines.iter().map(|l| l.as_bytes())).unwrap(),
+        )
     };
     store
         .put(&key, Bytes::from(body.clone()))
@@ -81,13 +77,22 @@ async fn landing_run_of_format(
     (run_id, manifest)
 }
 
-/// `stored` with one byte in its middle changed: a file edited after its manifest was written,
-/// its size the same, so that only its checksum can tell.
-pub fn edited(stored: &[u8]) -> Bytes {
-    let mut bytes = stored.to_vec();
+/// Changes one byte in the middle of the file at `key`: a file edited after its manifest was
+/// written, its size the same, so that only its checksum can tell.
+pub async fn edit_in_place(store: &dyn ObjectStore, key: &str) {
+    let mut bytes = store
+        .get(key)
+        .await
+        .unwrap_or_else(|e| panic!("reading {key}: {e}"))
+        .unwrap_or_else(|| panic!("{key} is missing"))
+        .bytes
+        .to_vec();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x20;
-    Bytes::from(bytes)
+    store
+        .put(key, Bytes::from(bytes))
+        .await
+        .unwrap_or_else(|e| panic!("writing {key}: {e}"));
 }
 
 /// (Re)writes `manifest` under its run's manifest key.

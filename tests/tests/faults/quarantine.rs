@@ -8,7 +8,7 @@ use etl_adapters::quarantine;
 use etl_adapters::store::ObjectStore;
 use etl_contract::manifest::Stage;
 use etl_tests::alerts::AlertTopic;
-use etl_tests::craft::{design_line, edited, landing_run};
+use etl_tests::craft::{design_line, edit_in_place, landing_run};
 use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event, transform_and_load};
 
 use crate::reconcile::assert_warehouse_reconciles;
@@ -23,9 +23,7 @@ async fn crash_while_quarantining(point: &'static str, alerts: usize) {
     lambda_log_env();
     let history = cloud.extract().await;
     let (bad, manifest) = landing_run(&cloud.landing, "design", &[design_line(9001)]).await;
-    let key = &manifest.tables["design"].parts[0].key;
-    let stored = cloud.landing.get(key).await.unwrap().unwrap().bytes;
-    cloud.landing.put(key, edited(&stored)).await.unwrap();
+    edit_in_place(&cloud.landing, &manifest.tables["design"].parts[0].key).await;
 
     fail::cfg(point, "panic").unwrap();
     let transform = etl_lambda::transform::Handler::new(&config, &cloud.sdk)

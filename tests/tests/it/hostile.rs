@@ -12,7 +12,7 @@ use etl_contract::layout::{RunId, manifest_key, processed_table_key};
 use etl_contract::manifest::{MANIFEST_FORMAT, Manifest, Part, Stage};
 use etl_devtools::simulate::{SimulateOptions, simulate};
 use etl_tests::alerts::AlertTopic;
-use etl_tests::craft::{design_line, edited, landing_run, payment_line, put_manifest};
+use etl_tests::craft::{design_line, edit_in_place, landing_run, payment_line, put_manifest};
 use etl_tests::lambdas::{Cloud, lambda_log_env, manifest_event, transform_and_load};
 
 use crate::reconcile::assert_warehouse_reconciles;
@@ -96,9 +96,7 @@ async fn hostile_input_is_alerted_once_quarantined_with_its_reason_and_blocks_no
     let mut cases = Vec::new();
 
     let run = spoiled_landing_run(landing, design_line(9001), async |store, manifest| {
-        let part = &manifest.tables["design"].parts[0];
-        let stored = store.get(&part.key).await.unwrap().unwrap().bytes;
-        store.put(&part.key, edited(&stored)).await.unwrap();
+        edit_in_place(store, &manifest.tables["design"].parts[0].key).await;
     })
     .await;
     cases.push(Case {

@@ -11,7 +11,7 @@ use etl_contract::manifest::{Manifest, Part, Stage};
 use etl_contract::warehouse::WAREHOUSE_TABLES;
 use etl_contract::{Classify, Disposition, ErrorKind};
 use etl_tests::craft::{
-    department_line, design_line, edited, format1_landing_run, landing_run, payment_line,
+    department_line, design_line, edit_in_place, format1_landing_run, landing_run, payment_line,
 };
 use etl_tests::stores::{FailOn, FailingStore};
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -323,9 +323,7 @@ async fn bad_input_fails_precisely_is_quarantined_and_blocks_nothing() {
     cases.push((run, "is named by the manifest but does not exist"));
 
     let (run, manifest) = landing_run(&landing, "design", &[design_line(4)]).await;
-    let part = &manifest.tables["design"].parts[0];
-    let stored = landing.get(&part.key).await.unwrap().unwrap().bytes;
-    landing.put(&part.key, edited(&stored)).await.unwrap();
+    edit_in_place(&landing, &manifest.tables["design"].parts[0].key).await;
     cases.push((run, "the sha256 is"));
 
     // Plain NDJSON named as a compressed part, its manifest checksums made to match.
