@@ -26,7 +26,7 @@ async fn run() -> ExitCode {
     };
     etl_adapters::telemetry::init(level);
     let result = etl_cli::commands::run(cli.command).await;
-    etl_cli::bench::report_peak_rss();
+    etl_cli::bench::report_usage();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

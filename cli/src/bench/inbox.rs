@@ -125,7 +125,8 @@ async fn run(
     )
     .context("linking the CSV into the inbox")?;
     eprintln!("etl inbox run");
-    let (etl_wall, peak_kb) = run_stage(&env, &["inbox", "run"])?;
+    let etl = run_stage(&env, &["inbox", "run"])?;
+    let etl_wall = etl.wall;
 
     for url in [&psql_url, &etl_url] {
         let client =
@@ -148,7 +149,7 @@ async fn run(
         etl_secs: etl_wall.as_secs_f64(),
         etl_rows_per_sec: per_sec(etl_wall),
         ratio_to_psql: per_sec(etl_wall) / per_sec(psql_wall),
-        etl_peak_rss_mb: peak_kb as f64 / 1024.0,
+        etl_peak_rss_mb: etl.peak_rss_kb as f64 / 1024.0,
         machine: super::Machine {
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             memory_gib: super::memory_gib(),

@@ -1,8 +1,9 @@
 //! `etl bench`: throughput, freshness and memory of the pipeline at scale, beside the raw COPY
-//! floor, in one run on one machine. Each stage runs as its own `etl` process so its peak RSS is
-//! its own (read with `wait4`). Results go to `bench/results/<date>-scale<N>.json` and a
-//! Markdown table on stdout. With `--peers`, dlt and Sling move the same data in the same run
-//! ([`peers`]).
+//! floor, in one run on one machine. Each stage runs as its own `etl` process so its peak RSS and
+//! CPU time are its own (the process reports them on exit, [`report_usage`]); the machine's busy
+//! CPU time per phase counts the Postgres backends too. Results go to
+//! `bench/results/<date>-scale<N>.json` and a Markdown table on stdout. With `--peers`, dlt and
+//! Sling move the same data in the same run ([`peers`]).
 
 pub mod inbox;
 mod peers;
@@ -35,6 +36,12 @@ pub struct StageFigures {
     pub mb: f64,
     pub mb_per_sec: f64,
     pub peak_rss_mb: f64,
+    /// Busy CPU-seconds of the whole machine during the phase (the `etl` process and the
+    /// Postgres backends serving it): on a saturated machine wall time follows this, and it
+    /// varies far less from run to run than wall time does, so it is what compares scales.
+    pub cpu_secs: f64,
+    /// CPU-seconds of the `etl` process alone (0 for the floor, which runs in the bench).
+    pub etl_cpu_secs: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -146,8 +153,8 @@ pub struct Machine {
     pub postgres: String,
 }
 
-fn figures(stage: &str, wall: Duration, rows: u64, bytes: u64, peak_rss_kb: u64) -> StageFigures {
-    let secs = wall.as_secs_f64().max(1e-9);
+fn figures(stage: &str, usage: Usage, rows: u64, bytes: u64) -> StageFigures {
+    let secs = usage.wall.as_secs_f64().max(1e-9);
     let mb = bytes as f64 / 1e6;
     StageFigures {
         stage: stage.into(),
@@ -156,20 +163,27 @@ fn figures(stage: &str, wall: Duration, rows: u64, bytes: u64, peak_rss_kb: u64)
         rows_per_sec: rows as f64 / secs,
         mb,
         mb_per_sec: mb / secs,
-        peak_rss_mb: peak_rss_kb as f64 / 1024.0,
+        peak_rss_mb: usage.peak_rss_kb as f64 / 1024.0,
+        cpu_secs: usage.machine_cpu_secs,
+        etl_cpu_secs: usage.etl_cpu_secs,
     }
 }
 
-/// Where a stage process run by the bench writes its peak RSS.
-const PEAK_RSS_FILE: &str = "ETL_BENCH_PEAK_RSS_FILE";
+/// Where a stage process run by the bench writes its peak RSS and CPU time.
+const USAGE_FILE: &str = "ETL_BENCH_USAGE_FILE";
 
-/// Called by `etl` on exit: when the bench asked for it, records this process's peak RSS (KiB).
+/// The kernel's unit for CPU times in `/proc`: `USER_HZ` is 100 on every Linux ABI this runs
+/// on (x86_64, arm64), whatever the kernel's own tick rate.
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// Called by `etl` on exit: when the bench asked for it, records this process's peak RSS (KiB)
+/// and CPU-seconds (user + system, all threads).
 ///
 /// `wait4`'s `ru_maxrss` cannot be used: a child spawned by `posix_spawn` shares the parent's
 /// memory until it execs, and Linux counts that (the bench's own, seeded-data-sized RSS) into the
 /// child's maximum. `VmHWM` is the high-water mark of the process's own address space.
-pub fn report_peak_rss() {
-    let Ok(path) = std::env::var(PEAK_RSS_FILE) else {
+pub fn report_usage() {
+    let Ok(path) = std::env::var(USAGE_FILE) else {
         return;
     };
     let hwm = std::fs::read_to_string("/proc/self/status")
@@ -182,7 +196,89 @@ pub fn report_peak_rss() {
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    let _ = std::fs::write(path, hwm);
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| own_cpu_ticks(&stat))
+        .unwrap_or_default();
+    let _ = std::fs::write(path, format!("{hwm} {cpu}"));
+}
+
+/// `utime + stime` from a `/proc/<pid>/stat` line: fields 14 and 15, counted after the
+/// command name, which is parenthesised and may itself hold spaces or parentheses.
+fn own_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
+/// Busy ticks of the whole machine from `/proc/stat`'s first line: everything but idle and
+/// iowait (guest time is already inside user time).
+fn machine_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal, ..] = ticks[..] else {
+        return None;
+    };
+    Some(user + nice + system + irq + softirq + steal)
+}
+
+/// Measures a phase: wall time and the machine's busy CPU time from construction to
+/// [`Meter::stop`].
+struct Meter {
+    started: Instant,
+    busy: u64,
+}
+
+impl Meter {
+    fn start() -> anyhow::Result<Self> {
+        Ok(Meter {
+            busy: Self::busy()?,
+            started: Instant::now(),
+        })
+    }
+
+    fn busy() -> anyhow::Result<u64> {
+        let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+        machine_busy_ticks(&stat).context("/proc/stat has no cpu line of the expected form")
+    }
+
+    /// The phase's usage; the `etl` process's own figures are the caller's to fill in.
+    fn stop(self) -> anyhow::Result<Usage> {
+        let wall = self.started.elapsed();
+        Ok(Usage {
+            wall,
+            peak_rss_kb: 0,
+            machine_cpu_secs: Self::busy()?.saturating_sub(self.busy) as f64 / TICKS_PER_SEC,
+            etl_cpu_secs: 0.0,
+        })
+    }
+}
+
+/// What a phase of the bench used.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    wall: Duration,
+    peak_rss_kb: u64,
+    machine_cpu_secs: f64,
+    etl_cpu_secs: f64,
+}
+
+impl Usage {
+    /// Two phases one after the other: times add up, the peak is the larger one's.
+    fn then(self, next: Usage) -> Usage {
+        Usage {
+            wall: self.wall + next.wall,
+            peak_rss_kb: self.peak_rss_kb.max(next.peak_rss_kb),
+            machine_cpu_secs: self.machine_cpu_secs + next.machine_cpu_secs,
+            etl_cpu_secs: self.etl_cpu_secs + next.etl_cpu_secs,
+        }
+    }
 }
 
 /// The configuration of an `etl` process the bench runs: the databases, and the landing and
@@ -205,31 +301,39 @@ fn stage_env(
     ]
 }
 
-/// Runs `etl <args>` with `env`, returning wall time and peak RSS (KiB) of that process.
-fn run_stage(env: &[(&str, String)], args: &[&str]) -> anyhow::Result<(Duration, u64)> {
+/// Runs `etl <args>` with `env`: its wall time, peak RSS and CPU time, and the machine's.
+fn run_stage(env: &[(&str, String)], args: &[&str]) -> anyhow::Result<Usage> {
     let exe = std::env::current_exe().context("locating the etl binary")?;
-    let rss_file = tempfile::NamedTempFile::new().context("creating the peak RSS file")?;
-    let started = Instant::now();
+    let usage_file = tempfile::NamedTempFile::new().context("creating the usage file")?;
+    let meter = Meter::start()?;
     let mut child = std::process::Command::new(exe)
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "warn")
-        .env(PEAK_RSS_FILE, rss_file.path())
+        .env(USAGE_FILE, usage_file.path())
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("starting etl {}", args.join(" ")))?;
     let status = child
         .wait()
         .with_context(|| format!("waiting for etl {}", args.join(" ")))?;
-    let wall = started.elapsed();
+    let reported = std::fs::read_to_string(usage_file.path()).unwrap_or_default();
+    let usage = meter.stop()?;
     if !status.success() {
         bail!("etl {} failed ({status})", args.join(" "));
     }
-    let peak_kb = std::fs::read_to_string(rss_file.path())
-        .ok()
-        .and_then(|kb| kb.trim().parse().ok())
-        .with_context(|| format!("etl {} did not report its peak RSS", args.join(" ")))?;
-    Ok((wall, peak_kb))
+    let mut fields = reported.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(peak_kb)), Some(Ok(cpu_ticks))) = (fields.next(), fields.next()) else {
+        bail!(
+            "etl {} did not report its peak RSS and CPU time",
+            args.join(" ")
+        );
+    };
+    Ok(Usage {
+        peak_rss_kb: peak_kb,
+        etl_cpu_secs: cpu_ticks as f64 / TICKS_PER_SEC,
+        ..usage
+    })
 }
 
 fn dir_bytes(path: &Path) -> u64 {
@@ -252,11 +356,7 @@ const FLOOR_WRITE: usize = 1 << 20;
 
 /// Binary COPY of every source table into a second database: the fastest a Postgres-to-Postgres
 /// mover can be on this machine.
-async fn copy_floor(
-    source: &str,
-    floor: &str,
-    timeout: Duration,
-) -> anyhow::Result<(Duration, u64, u64)> {
+async fn copy_floor(source: &str, floor: &str, timeout: Duration) -> anyhow::Result<(u64, u64)> {
     let from = etl_adapters::db::connect("source", source, "etl-bench", timeout).await?;
     let mut to = etl_adapters::db::connect("floor", floor, "etl-bench", timeout).await?;
     // Same tables and keys, without foreign keys: the floor is pure data movement.
@@ -269,7 +369,6 @@ async fn copy_floor(
            END LOOP; END $$",
     )
     .await?;
-    let started = Instant::now();
     let (mut rows, mut bytes) = (0u64, 0u64);
     let tx = to.transaction().await?;
     for table in &SOURCE_TABLES {
@@ -298,7 +397,7 @@ async fn copy_floor(
         rows += sink.finish().await?;
     }
     tx.commit().await?;
-    Ok((started.elapsed(), rows, bytes))
+    Ok((rows, bytes))
 }
 
 pub async fn bench(config: &Config, args: BenchArgs) -> anyhow::Result<()> {
@@ -359,22 +458,25 @@ async fn run(
     let source_rows = seeded.total_rows();
 
     eprintln!("measuring the COPY floor");
-    let (floor_wall, floor_rows, floor_bytes) = copy_floor(&source, &floor, timeout).await?;
-    let copy_floor = figures("copy floor", floor_wall, floor_rows, floor_bytes, 0);
+    let meter = Meter::start()?;
+    let (floor_rows, floor_bytes) = copy_floor(&source, &floor, timeout).await?;
+    let floor_usage = meter.stop()?;
+    let copy_floor = figures("copy floor", floor_usage, floor_rows, floor_bytes);
 
     // The peers' full loads, each into its own empty database, checked row for row.
     let mut peers = Vec::new();
     if let Some(tools) = &peer_tools {
         for (tool, target) in peers::TOOLS.iter().zip(&urls[4..]) {
             eprintln!("full load by {tool}");
-            let (wall, rss) = tools
+            let usage = tools
                 .run_checked(tool, "full", (&source, &source_client), target, timeout)
                 .await?;
             peers.push(PeerFigures {
                 tool: (*tool).into(),
                 version: tools.version(tool),
-                full_secs: wall.as_secs_f64(),
-                full_peak_rss_mb: rss,
+                full_secs: usage.wall.as_secs_f64(),
+                full_peak_rss_mb: usage.peak_rss_kb as f64 / 1024.0,
+                full_cpu_secs: usage.machine_cpu_secs,
                 incremental_secs: 0.0,
                 incremental_peak_rss_mb: 0.0,
             });
@@ -384,45 +486,36 @@ async fn run(
     eprintln!("full load, one `etl run` (stages overlapping)");
     let run_stores = tempfile::tempdir()?;
     let run_env = stage_env(&source, &urls[3], run_stores.path(), config.row_budget);
-    let (run_wall, run_rss) = run_stage(&run_env, &["run"])?;
+    let run_usage = run_stage(&run_env, &["run"])?;
     let etl_run = figures(
         "etl run",
-        run_wall,
+        run_usage,
         source_rows,
         dir_bytes(&run_stores.path().join("landing")),
-        run_rss,
     );
     drop(run_stores);
 
     eprintln!("full load, one process per stage");
     let mut full_load = Vec::new();
-    let mut total = Duration::ZERO;
-    let mut peak = 0;
+    let mut total = Usage::default();
     for stage in ["extract", "transform", "load"] {
-        let (wall, rss) = run_stage(&env, &["run", "--stage", stage])?;
+        let usage = run_stage(&env, &["run", "--stage", stage])?;
         let bytes = match stage {
             "extract" => dir_bytes(&landing),
             _ => dir_bytes(&processed),
         };
-        full_load.push(figures(stage, wall, source_rows, bytes, rss));
-        total += wall;
-        peak = peak.max(rss);
+        full_load.push(figures(stage, usage, source_rows, bytes));
+        total = total.then(usage);
     }
-    let end_to_end = figures("end to end", total, source_rows, dir_bytes(&landing), peak);
+    let end_to_end = figures("end to end", total, source_rows, dir_bytes(&landing));
     eprintln!("full load, publishing every run to a lake (an etl run with nothing else to do)");
     let lake_dir = stores.path().join("lake");
     std::fs::create_dir_all(&lake_dir).context("creating the bench's lake")?;
     let mut lake_env = env.clone();
     lake_env.push(("ETL_LAKE", lake_dir.display().to_string()));
-    let (lake_wall, lake_rss) = run_stage(&lake_env, &["run"])?;
-    let lake = figures(
-        "lake",
-        lake_wall,
-        source_rows,
-        dir_bytes(&lake_dir),
-        lake_rss,
-    );
-    let ratio_to_floor = run_wall.as_secs_f64() / floor_wall.as_secs_f64();
+    let lake_usage = run_stage(&lake_env, &["run"])?;
+    let lake = figures("lake", lake_usage, source_rows, dir_bytes(&lake_dir));
+    let ratio_to_floor = run_usage.wall.as_secs_f64() / floor_usage.wall.as_secs_f64();
 
     eprintln!("incremental: about {} changed rows", args.incremental_rows);
     let report = simulate::simulate(
@@ -441,14 +534,14 @@ async fn run(
     let mut incremental = Vec::new();
     let mut incremental_total = Duration::ZERO;
     for stage in ["extract", "transform", "load"] {
-        let (wall, rss) = run_stage(&env, &["run", "--stage", stage])?;
-        incremental.push(figures(stage, wall, incremental_rows, 0, rss));
-        incremental_total += wall;
+        let usage = run_stage(&env, &["run", "--stage", stage])?;
+        incremental.push(figures(stage, usage, incremental_rows, 0));
+        incremental_total += usage.wall;
     }
     if let Some(tools) = &peer_tools {
         for (peer, target) in peers.iter_mut().zip(&urls[4..]) {
             eprintln!("incremental by {}", peer.tool);
-            let (wall, rss) = tools
+            let usage = tools
                 .run_checked(
                     &peer.tool,
                     "incremental",
@@ -457,12 +550,13 @@ async fn run(
                     timeout,
                 )
                 .await?;
-            peer.incremental_secs = wall.as_secs_f64();
-            peer.incremental_peak_rss_mb = rss;
+            peer.incremental_secs = usage.wall.as_secs_f64();
+            peer.incremental_peak_rss_mb = usage.peak_rss_kb as f64 / 1024.0;
         }
     }
     let fastest = |secs: fn(&PeerFigures) -> f64| peers.iter().map(secs).min_by(f64::total_cmp);
-    let full_ratio_to_fastest_peer = fastest(|p| p.full_secs).map(|s| run_wall.as_secs_f64() / s);
+    let full_ratio_to_fastest_peer =
+        fastest(|p| p.full_secs).map(|s| run_usage.wall.as_secs_f64() / s);
     let incremental_ratio_to_fastest_peer =
         fastest(|p| p.incremental_secs).map(|s| incremental_total.as_secs_f64() / s);
 
@@ -477,7 +571,7 @@ async fn run(
         )
         .await?
         .get(0);
-    let (bulk_wall, bulk_rss) = run_stage(&env, &["run"])?;
+    let bulk_usage = run_stage(&env, &["run"])?;
     let bulk_runs: Vec<u64> = crate::status::manifests(&landing_store).await?[runs_before..]
         .iter()
         .map(|m| m.total_rows())
@@ -503,8 +597,8 @@ async fn run(
         row_budget: config.row_budget,
         runs: bulk_runs.len(),
         max_run_rows: bulk_runs.iter().copied().max().unwrap_or(0),
-        wall_secs: bulk_wall.as_secs_f64(),
-        peak_rss_mb: bulk_rss as f64 / 1024.0,
+        wall_secs: bulk_usage.wall.as_secs_f64(),
+        peak_rss_mb: bulk_usage.peak_rss_kb as f64 / 1024.0,
         reconciled: true,
     };
 
@@ -607,20 +701,26 @@ fn write_report(dir: &Path, report: &BenchReport) -> anyhow::Result<PathBuf> {
 pub fn markdown(r: &BenchReport) -> String {
     let mut out = format!(
         "## etl bench, scale {} ({} source rows), {} cores, {:.0} GiB, PostgreSQL {}\n\n\
-         | phase | wall s | rows/s | MB/s | peak RSS MB |\n|---|---:|---:|---:|---:|\n",
+         | phase | wall s | rows/s | MB/s | peak RSS MB | busy CPU s | etl CPU s |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
         r.scale, r.source_rows, r.machine.cores, r.machine.memory_gib, r.machine.postgres
     );
+    let dash_if_zero = |v: f64, digits: usize| {
+        if v > 0.0 {
+            format!("{v:.digits$}")
+        } else {
+            "-".into()
+        }
+    };
     let row = |f: &StageFigures, label: &str| {
         format!(
-            "| {label} | {:.2} | {:.0} | {:.1} | {} |\n",
+            "| {label} | {:.2} | {:.0} | {:.1} | {} | {:.1} | {} |\n",
             f.wall_secs,
             f.rows_per_sec,
             f.mb_per_sec,
-            if f.peak_rss_mb > 0.0 {
-                format!("{:.0}", f.peak_rss_mb)
-            } else {
-                "-".into()
-            }
+            dash_if_zero(f.peak_rss_mb, 0),
+            f.cpu_secs,
+            dash_if_zero(f.etl_cpu_secs, 1),
         )
     };
     out += &row(&r.copy_floor, "COPY floor (binary, PG to PG)");
@@ -643,7 +743,7 @@ pub fn markdown(r: &BenchReport) -> String {
         );
     }
     out += &format!(
-        "| bulk UPDATE of {} payments, one `etl run` ({} runs, largest {} rows, budget {}; reconciles) | {:.2} | {:.0} | - | {:.0} |\n",
+        "| bulk UPDATE of {} payments, one `etl run` ({} runs, largest {} rows, budget {}; reconciles) | {:.2} | {:.0} | - | {:.0} | - | - |\n",
         r.bulk.rows,
         r.bulk.runs,
         r.bulk.max_run_rows,
@@ -654,15 +754,16 @@ pub fn markdown(r: &BenchReport) -> String {
     );
     for p in &r.peers {
         out += &format!(
-            "| peer: {} {} full load | {:.2} | {:.0} | - | {:.0} |\n",
+            "| peer: {} {} full load | {:.2} | {:.0} | - | {:.0} | {:.1} | - |\n",
             p.tool,
             p.version,
             p.full_secs,
             r.source_rows as f64 / p.full_secs.max(1e-9),
-            p.full_peak_rss_mb
+            p.full_peak_rss_mb,
+            p.full_cpu_secs
         );
         out += &format!(
-            "| peer: {} {} incremental {} rows | {:.2} | {:.0} | - | {:.0} |\n",
+            "| peer: {} {} incremental {} rows | {:.2} | {:.0} | - | {:.0} | - | - |\n",
             p.tool,
             p.version,
             r.incremental_rows,
@@ -682,9 +783,15 @@ pub fn markdown(r: &BenchReport) -> String {
             opt(l.zip_mb, 2)
         );
     }
+    let per_row = |f: &StageFigures| f.cpu_secs * 1e6 / r.source_rows.max(1) as f64;
     out += &format!(
-        "\netl run / COPY floor (wall): {:.2}; incremental extract-to-load: {:.2} s; seed: {:.1} s\n",
-        r.ratio_to_floor, r.incremental_total_secs, r.seed_secs
+        "\netl run / COPY floor (wall): {:.2}; incremental extract-to-load: {:.2} s; seed: {:.1} s\n\
+         busy CPU per source row: etl run {:.2} us, COPY floor {:.2} us (compare scales by these)\n",
+        r.ratio_to_floor,
+        r.incremental_total_secs,
+        r.seed_secs,
+        per_row(&r.etl_run),
+        per_row(&r.copy_floor),
     );
     if let (Some(full), Some(incremental)) = (
         r.full_ratio_to_fastest_peer,
@@ -695,4 +802,24 @@ pub fn markdown(r: &BenchReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_read_after_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (etl (run) x) S 1 4242 4242 0 -1 4194304 900 0 0 0 1234 567 0 0 20 0 \
+                    9 0 100 0 0";
+        assert_eq!(own_cpu_ticks(stat), Some(1234 + 567));
+        assert_eq!(own_cpu_ticks("4242 (etl) S 1"), None);
+    }
+
+    #[test]
+    fn machine_busy_ticks_leave_out_idle_and_iowait() {
+        let stat = "cpu  100 5 20 9000 300 1 2 3 0 0\ncpu0 50 2 10 4500 150 0 1 1 0 0\n";
+        assert_eq!(machine_busy_ticks(stat), Some(100 + 5 + 20 + 1 + 2 + 3));
+        assert_eq!(machine_busy_ticks("intr 1 2 3\n"), None);
+    }
 }

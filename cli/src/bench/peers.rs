@@ -5,12 +5,14 @@
 //! into this binary so the bench needs no checkout beside it.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use etl_contract::catalog::SOURCE_TABLES;
 use serde::Serialize;
 use tokio_postgres::Client;
+
+use super::{Meter, Usage};
 
 const SCRIPT: &str = include_str!("../../../bench/peers.py");
 
@@ -23,6 +25,8 @@ pub struct PeerFigures {
     pub version: String,
     pub full_secs: f64,
     pub full_peak_rss_mb: f64,
+    /// Busy CPU-seconds of the whole machine during the full load (the tool and Postgres).
+    pub full_cpu_secs: f64,
     pub incremental_secs: f64,
     pub incremental_peak_rss_mb: f64,
 }
@@ -75,14 +79,8 @@ impl Peers {
     }
 
     /// Runs one tool in one mode (`full` or `incremental`) from `source` into `target`:
-    /// the process's wall time and its peak RSS (MB, its own or its child's).
-    pub fn run(
-        &self,
-        tool: &str,
-        mode: &str,
-        source: &str,
-        target: &str,
-    ) -> anyhow::Result<(Duration, f64)> {
+    /// the process's wall time, its peak RSS (its own or its child's) and the machine's CPU.
+    pub fn run(&self, tool: &str, mode: &str, source: &str, target: &str) -> anyhow::Result<Usage> {
         let mut command = std::process::Command::new(&self.python);
         command
             .arg(self.script.path())
@@ -95,12 +93,12 @@ impl Peers {
                 .arg("--table")
                 .arg(format!("{}:{}", table.name, table.primary_key));
         }
-        let started = Instant::now();
+        let meter = Meter::start()?;
         let output = command
             .stderr(std::process::Stdio::inherit())
             .output()
             .with_context(|| format!("starting {tool} ({})", self.python.display()))?;
-        let wall = started.elapsed();
+        let usage = meter.stop()?;
         if !output.status.success() {
             bail!("{tool} {mode} load failed ({})", output.status);
         }
@@ -110,7 +108,11 @@ impl Peers {
             .last()
             .and_then(|l| serde_json::from_str(l).ok())
             .with_context(|| format!("{tool} {mode}: no result line from the peers script"))?;
-        Ok((wall, reported["peak_rss_mb"].as_f64().unwrap_or(0.0)))
+        let peak_rss_mb = reported["peak_rss_mb"].as_f64().unwrap_or(0.0);
+        Ok(Usage {
+            peak_rss_kb: (peak_rss_mb * 1024.0) as u64,
+            ..usage
+        })
     }
 }
 
@@ -124,7 +126,7 @@ impl Peers {
         (source_url, source): (&str, &Client),
         target: &str,
         timeout: Duration,
-    ) -> anyhow::Result<(Duration, f64)> {
+    ) -> anyhow::Result<Usage> {
         let figures = self.run(tool, mode, source_url, target)?;
         let target = etl_adapters::db::connect("peer", target, "etl-bench", timeout).await?;
         check_counts(tool, source, &target).await?;
