@@ -265,8 +265,15 @@ async fn publish_table(
     let (data_files, rows) = write_data_files(&current, processed, run_id, table, files).await?;
     let count = data_files.len();
     let tx = Transaction::new(&current);
+    // Iceberg's duplicate check reads every manifest the table's current snapshot holds, one
+    // per earlier run: each commit cost more than the last (at 3,000,000 sales orders,
+    // publishing took 2.3x the CPU per row it took at 1,000,000). It cannot find anything here:
+    // every data file's name carries the run id and a UUID made for this attempt
+    // (`write_data_files`, `rewriter_of`), and a run already in the table is caught above by its
+    // snapshot property, or by the catalog's commit check when two deliveries race.
     let append = tx
         .fast_append()
+        .with_check_duplicate(false)
         .add_data_files(data_files)
         .set_snapshot_properties(HashMap::from([(
             RUN_PROPERTY.to_owned(),
