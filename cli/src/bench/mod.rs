@@ -456,12 +456,14 @@ async fn run(
     )
     .await?;
     let source_rows = seeded.total_rows();
+    settle(&source, timeout).await?;
 
     eprintln!("measuring the COPY floor");
     let meter = Meter::start()?;
     let (floor_rows, floor_bytes) = copy_floor(&source, &floor, timeout).await?;
     let floor_usage = meter.stop()?;
     let copy_floor = figures("copy floor", floor_usage, floor_rows, floor_bytes);
+    settle(&floor, timeout).await?;
 
     // The peers' full loads, each into its own empty database, checked row for row.
     let mut peers = Vec::new();
@@ -494,6 +496,7 @@ async fn run(
         dir_bytes(&run_stores.path().join("landing")),
     );
     drop(run_stores);
+    settle(&urls[3], timeout).await?;
 
     eprintln!("full load, one process per stage");
     let mut full_load = Vec::new();
@@ -508,6 +511,7 @@ async fn run(
         total = total.then(usage);
     }
     let end_to_end = figures("end to end", total, source_rows, dir_bytes(&landing));
+    settle(&warehouse, timeout).await?;
     eprintln!("full load, publishing every run to a lake (an etl run with nothing else to do)");
     let lake_dir = stores.path().join("lake");
     std::fs::create_dir_all(&lake_dir).context("creating the bench's lake")?;
@@ -571,6 +575,7 @@ async fn run(
         )
         .await?
         .get(0);
+    settle(&source, timeout).await?;
     let bulk_usage = run_stage(&env, &["run"])?;
     let bulk_runs: Vec<u64> = crate::status::manifests(&landing_store).await?[runs_before..]
         .iter()
@@ -660,6 +665,31 @@ async fn admin_url(config: &Config, cluster: &mut Option<Cluster>) -> anyhow::Re
 
 /// Creates database `name` on the admin connection's server, empty (dropping one left by an
 /// earlier benchmark); returns its URL.
+/// Vacuums and analyses a database the last phase wrote, checkpoints, and has the kernel write
+/// every dirty page out, all unmeasured, so that no phase pays for the one before it. Left to
+/// autovacuum and the kernel's writeback, that work ran during the next phase: at 3,000,000
+/// sales orders the seed, the floor and their first vacuums leave gigabytes of dirty pages,
+/// and `etl run` measured after them took 60 s where the same build took 49.6-51.0 s on a
+/// cluster left quiet (same-conditions runs at 1,000,000 and 3,000,000: README, Benchmark).
+async fn settle(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let client = etl_adapters::db::connect("bench", url, "etl-bench", timeout).await?;
+    client
+        .batch_execute("VACUUM (ANALYZE)")
+        .await
+        .context("vacuuming a database between two phases of the bench")?;
+    // A role without pg_checkpoint (a server of the user's own) leaves it to the checkpointer.
+    if let Err(e) = client.batch_execute("CHECKPOINT").await {
+        eprintln!("  (no CHECKPOINT between phases: {e})");
+    }
+    let synced = std::process::Command::new("sync")
+        .status()
+        .context("running sync(1) between two phases of the bench")?;
+    if !synced.success() {
+        bail!("sync(1) failed between two phases of the bench ({synced})");
+    }
+    Ok(())
+}
+
 async fn fresh_database(
     admin: &tokio_postgres::Client,
     admin_url: &str,
