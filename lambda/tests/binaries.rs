@@ -12,6 +12,11 @@ async fn the_transform_binary_handles_its_fixture_events() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_transform_binarys_memory_follows_the_run_not_the_input() {
+    etl_tests::lambdas::transform_memory_binary(env!("CARGO_BIN_EXE_transform")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_load_binary_handles_its_fixture_events() {
     etl_tests::lambdas::load_binary(env!("CARGO_BIN_EXE_load")).await;
 }

@@ -17,6 +17,9 @@ use crate::{Moto, TestDatabase};
 
 /// The key prefix of both buckets: it has a space, which S3 events encode as `+`.
 pub const PREFIX: &str = "team a";
+/// The prefixes of [`transform_memory_binary`]'s other landings and processed runs.
+const TEN_PREFIX: &str = "ten-runs";
+const WHOLE_PREFIX: &str = "one-run";
 const LANDING_BUCKET: &str = "landing";
 const PROCESSED_BUCKET: &str = "processed";
 /// How long a debug-built binary may take to answer one event of the small seeded history.
@@ -68,6 +71,11 @@ pub struct Cloud {
 
 impl Cloud {
     pub async fn new(label: &str) -> Cloud {
+        Cloud::seeded(label, 300).await
+    }
+
+    /// A cloud whose source holds `scale` sales orders (and what follows from them).
+    pub async fn seeded(label: &str, scale: u64) -> Cloud {
         let moto = Moto::start();
         let sdk = moto.sdk_config().await;
         moto.create_bucket(&sdk, LANDING_BUCKET).await;
@@ -75,7 +83,7 @@ impl Cloud {
         let source = TestDatabase::create(&format!("{label}_src")).await;
         let warehouse = TestDatabase::create(&format!("{label}_wh")).await;
         let spec = SeedSpec {
-            scale: 300,
+            scale,
             seed: 7,
             end: chrono::NaiveDate::from_ymd_opt(2025, 6, 2).unwrap_or_default(),
         };
@@ -136,13 +144,19 @@ impl Cloud {
 
     /// Runs extract in-process (the library the binary wraps); returns the runs it landed.
     pub async fn extract(&self) -> Vec<RunId> {
-        let outcome = crate::postgres::extract(
-            &self.source.url,
-            &self.landing,
-            &extract::ExtractOptions::new(&SOURCE_TABLES),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("extract: {e}"));
+        self.extract_into(&self.landing, &extract::ExtractOptions::new(&SOURCE_TABLES))
+            .await
+    }
+
+    /// Runs extract in-process with `options` into `landing`; returns the runs it landed.
+    pub async fn extract_into(
+        &self,
+        landing: &S3Store,
+        options: &extract::ExtractOptions,
+    ) -> Vec<RunId> {
+        let outcome = crate::postgres::extract(&self.source.url, landing, options)
+            .await
+            .unwrap_or_else(|e| panic!("extract: {e}"));
         outcome.runs.into_iter().map(|r| r.run_id).collect()
     }
 
@@ -250,6 +264,89 @@ pub async fn transform_binary(binary: &str) {
             other => panic!("expected a permanent error, got {other:?}"),
         }
     }
+}
+
+/// How much higher than after one run the transform binary's peak may be after ten: allocator
+/// slack. A run of ten budgets peaks well above it (the scenario checks that too), so a
+/// transform whose memory followed the input rather than the run would fail.
+const MEMORY_SLACK_KB: u64 = 12 * 1024;
+
+/// The transform binary's memory follows the run, not the input (docs/architecture.md §1): a
+/// process that transforms ten runs of one budget each peaks no higher than one that transforms
+/// only the first, give or take [`MEMORY_SLACK_KB`], while one run of all those rows peaks
+/// higher than that.
+pub async fn transform_memory_binary(binary: &str) {
+    let cloud = Cloud::seeded("lambda_tm", 30_000).await;
+    let budget = cloud.source_rows().await / 10 + 1;
+    let runs = cloud
+        .extract_into(
+            &cloud.landing,
+            &extract::ExtractOptions {
+                row_budget: budget,
+                ..extract::ExtractOptions::new(&SOURCE_TABLES)
+            },
+        )
+        .await;
+    assert!(runs.len() >= 10, "{} runs of {budget} rows", runs.len());
+    // The same rows as one run, landed under a prefix of their own.
+    let whole = S3Store::new(&cloud.sdk, LANDING_BUCKET, WHOLE_PREFIX);
+    let one_run = cloud
+        .extract_into(
+            &whole,
+            &extract::ExtractOptions {
+                row_budget: u64::MAX / 2,
+                ..extract::ExtractOptions::new(&SOURCE_TABLES)
+            },
+        )
+        .await;
+    assert_eq!(one_run.len(), 1);
+
+    // Transforms `runs` landed under `landing` into `processed` in one process: its peak RSS.
+    let peak = |runs: Vec<RunId>, landing: &'static str, processed: &'static str| {
+        let mut env = cloud.env();
+        for (name, value) in env.iter_mut() {
+            match *name {
+                "ETL_LANDING" => *value = format!("s3://{LANDING_BUCKET}/{landing}"),
+                "ETL_PROCESSED" => *value = format!("s3://{PROCESSED_BUCKET}/{processed}"),
+                _ => {}
+            }
+        }
+        // The fixture names keys under PREFIX, its space encoded as S3 encodes it (`+`).
+        let key_prefix = format!("{}/", landing.replace(' ', "+"));
+        async move {
+            let mut api = RuntimeApi::start().unwrap();
+            let mut function = api.spawn(binary, "transform", &env).unwrap();
+            api.ready(&mut function, EVENT_LIMIT).unwrap();
+            for run in &runs {
+                let event = fixture("s3-put-manifest.json", LANDING_BUCKET, run.as_str())
+                    .replace("team+a/", &key_prefix);
+                api.push(&event);
+                let done = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
+                assert_eq!(done["transformed"][0]["run_id"], run.as_str(), "{done}");
+            }
+            function
+                .peak_rss_kb()
+                .unwrap_or_else(|| panic!("no VmHWM for the transform process"))
+        }
+    };
+    let first = peak(runs[..1].to_vec(), PREFIX, PREFIX).await;
+    // A processed prefix of its own: this process does all the work, the first run included.
+    let all = peak(runs.clone(), PREFIX, TEN_PREFIX).await;
+    let whole_run = peak(one_run, WHOLE_PREFIX, WHOLE_PREFIX).await;
+    eprintln!(
+        "transform peak RSS: first run {first} KiB, all {} runs {all} KiB, one run of them all \
+         {whole_run} KiB",
+        runs.len()
+    );
+    assert!(
+        all <= first + MEMORY_SLACK_KB,
+        "ten runs peaked at {all} KiB against {first} KiB for one"
+    );
+    assert!(
+        whole_run > first + MEMORY_SLACK_KB,
+        "one run of ten budgets peaked at {whole_run} KiB against {first} KiB for one budget: \
+         the slack is too loose to see memory follow the input"
+    );
 }
 
 /// The load binary: migrations at cold start, each processed run loaded once, a redelivered
