@@ -5,7 +5,8 @@
 //! - [`simulate`]: live activity on it (orders, edits, settlements, long transactions);
 //! - [`pgcluster`]: a throwaway PostgreSQL cluster for `etl demo`, `etl bench` and the tests;
 //! - [`runtime_api`]: the Lambda Runtime API, emulated, to run the real Lambda binaries locally;
-//! - [`reconcile`]: what the warehouse must hold, by independent SQL over the OLTP.
+//! - [`reconcile`]: what the warehouse must hold, by independent SQL over the OLTP;
+//! - [`usage`]: a process's peak memory, for the bench and the memory tests.
 //!
 //! The `etl` tool exposes them as `etl seed`, `etl simulate`, `etl demo` and `etl bench`.
 
@@ -14,3 +15,4 @@ pub mod reconcile;
 pub mod runtime_api;
 pub mod seed;
 pub mod simulate;
+pub mod usage;

@@ -205,15 +205,9 @@ pub struct Function {
 }
 
 impl Function {
-    /// The process's peak resident memory so far, KiB (`VmHWM` in `/proc/<pid>/status`);
-    /// `None` where there is no such file (not Linux) or the process is gone.
+    /// The process's peak resident memory so far, KiB ([`crate::usage::peak_rss_kb`]).
     pub fn peak_rss_kb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|kb| kb.split_whitespace().next())
-            .and_then(|kb| kb.parse().ok())
+        crate::usage::peak_rss_kb(&self.child.id().to_string())
     }
 
     /// What the function wrote on stderr (only once it has exited).

@@ -186,15 +186,9 @@ pub fn report_usage() {
     let Ok(path) = std::env::var(USAGE_FILE) else {
         return;
     };
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .map(str::to_owned)
-        })
+    // Nothing where it cannot be read: the bench then fails saying so, rather than show 0.
+    let hwm = etl_devtools::usage::peak_rss_kb("self")
+        .map(|kb| kb.to_string())
         .unwrap_or_default();
     let cpu = std::fs::read_to_string("/proc/self/stat")
         .ok()
