@@ -657,14 +657,12 @@ async fn admin_url(config: &Config, cluster: &mut Option<Cluster>) -> anyhow::Re
     })
 }
 
-/// Creates database `name` on the admin connection's server, empty (dropping one left by an
-/// earlier benchmark); returns its URL.
 /// Vacuums and analyses a database the last phase wrote, checkpoints, and has the kernel write
-/// every dirty page out, all unmeasured, so that no phase pays for the one before it. Left to
-/// autovacuum and the kernel's writeback, that work ran during the next phase: at 3,000,000
-/// sales orders the seed, the floor and their first vacuums leave gigabytes of dirty pages,
-/// and `etl run` measured after them took 60 s where the same build took 49.6-51.0 s on a
-/// cluster left quiet (same-conditions runs at 1,000,000 and 3,000,000: README, Benchmark).
+/// every dirty page out, all unmeasured, so that a phase does not pay for the autovacuum and
+/// writeback the one before it left. Measured at 3,000,000 sales orders (README, Benchmark):
+/// the `etl run` phase took 61.7 s unsettled, 60.1 s after a VACUUM alone and 57.8 s settled
+/// like this, against 49.6-51.0 s for the same build on a cluster left quiet; what remains of
+/// that gap is not explained.
 async fn settle(url: &str, timeout: Duration) -> anyhow::Result<()> {
     let client = etl_adapters::db::connect("bench", url, "etl-bench", timeout).await?;
     client
@@ -684,6 +682,8 @@ async fn settle(url: &str, timeout: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates database `name` on the admin connection's server, empty (dropping one left by an
+/// earlier benchmark); returns its URL.
 async fn fresh_database(
     admin: &tokio_postgres::Client,
     admin_url: &str,
