@@ -106,12 +106,20 @@ impl Cloud {
 
     /// The environment Terraform gives the functions, pointed at moto and the test databases.
     pub fn env(&self) -> Vec<(&'static str, String)> {
+        self.env_at(PREFIX, PREFIX)
+    }
+
+    /// [`Cloud::env`] with the landing and processed stores under other prefixes of the buckets.
+    fn env_at(&self, landing: &str, processed: &str) -> Vec<(&'static str, String)> {
         let mut env = self.moto.env();
         env.extend([
             ("ETL_SOURCE_URL", self.source.url.clone()),
             ("ETL_WAREHOUSE_URL", self.warehouse.url.clone()),
-            ("ETL_LANDING", format!("s3://{LANDING_BUCKET}/{PREFIX}")),
-            ("ETL_PROCESSED", format!("s3://{PROCESSED_BUCKET}/{PREFIX}")),
+            ("ETL_LANDING", format!("s3://{LANDING_BUCKET}/{landing}")),
+            (
+                "ETL_PROCESSED",
+                format!("s3://{PROCESSED_BUCKET}/{processed}"),
+            ),
         ]);
         env
     }
@@ -303,23 +311,17 @@ pub async fn transform_memory_binary(binary: &str) {
 
     // Transforms `runs` landed under `landing` into `processed` in one process: its peak RSS.
     let peak = |runs: Vec<RunId>, landing: &'static str, processed: &'static str| {
-        let mut env = cloud.env();
-        for (name, value) in env.iter_mut() {
-            match *name {
-                "ETL_LANDING" => *value = format!("s3://{LANDING_BUCKET}/{landing}"),
-                "ETL_PROCESSED" => *value = format!("s3://{PROCESSED_BUCKET}/{processed}"),
-                _ => {}
-            }
-        }
-        // The fixture names keys under PREFIX, its space encoded as S3 encodes it (`+`).
-        let key_prefix = format!("{}/", landing.replace(' ', "+"));
+        let env = cloud.env_at(landing, processed);
+        // The fixture names keys under PREFIX, a space encoded as S3 encodes it (`+`).
+        let s3_key_prefix = |prefix: &str| format!("{}/", prefix.replace(' ', "+"));
+        let (fixture_prefix, key_prefix) = (s3_key_prefix(PREFIX), s3_key_prefix(landing));
         async move {
             let mut api = RuntimeApi::start().unwrap();
             let mut function = api.spawn(binary, "transform", &env).unwrap();
             api.ready(&mut function, EVENT_LIMIT).unwrap();
             for run in &runs {
                 let event = fixture("s3-put-manifest.json", LANDING_BUCKET, run.as_str())
-                    .replace("team+a/", &key_prefix);
+                    .replace(&fixture_prefix, &key_prefix);
                 api.push(&event);
                 let done = response(api.outcome(&mut function, EVENT_LIMIT).unwrap());
                 assert_eq!(done["transformed"][0]["run_id"], run.as_str(), "{done}");
