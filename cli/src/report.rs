@@ -248,6 +248,7 @@ mod tests {
             pending_lake: vec![],
             quarantined: vec![],
             future: BTreeMap::new(),
+            first_load: None,
         };
         Report {
             generated_at: "2026-12-01T10:00:00.000000Z".into(),

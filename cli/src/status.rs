@@ -9,7 +9,7 @@ use etl_adapters::watermark;
 use etl_contract::layout::{MANIFESTS_PREFIX, QUARANTINE_PREFIX, RunId};
 use etl_contract::manifest::{BlockingSession, Manifest};
 use etl_contract::time::human_secs as human;
-use etl_contract::watermark::FutureRows;
+use etl_contract::watermark::{FutureRows, TableProgress};
 use serde::Serialize;
 
 use crate::local::Local;
@@ -65,6 +65,13 @@ pub fn verdict(status: &Status, slo: std::time::Duration) -> Verdict {
         }
         Some(_) => false,
     };
+    // The watermark of a first load in progress is its horizon, not what has landed.
+    let loading = status.first_load.is_some_and(|(done, tables)| {
+        reasons.push(format!(
+            "the first load is in progress: {done} of {tables} source tables read whole"
+        ));
+        true
+    });
     if let Some(s) = &status.held_by {
         reasons.push(format!(
             "the horizon is held back by pid {} (user {}, application {}), in a transaction \
@@ -87,7 +94,7 @@ pub fn verdict(status: &Status, slo: std::time::Duration) -> Verdict {
     }
     let health = if !status.quarantined.is_empty() {
         Health::Failing
-    } else if stale || far_ahead {
+    } else if stale || far_ahead || loading {
         Health::Stale
     } else {
         Health::Healthy
@@ -159,6 +166,9 @@ pub struct Status {
     pub quarantined: Vec<Quarantined>,
     /// Source rows stamped ahead of the source's clock at the last extract, per table.
     pub future: BTreeMap<String, FutureRows>,
+    /// While the first load is in progress (its rows up to the watermark have not all landed):
+    /// the source tables it has read whole, and every table it reads.
+    pub first_load: Option<(usize, usize)>,
 }
 
 impl Status {
@@ -398,6 +408,16 @@ pub(crate) async fn status_of(local: &Local, sources: &Sources) -> anyhow::Resul
             .as_ref()
             .map(|w| etl_contract::time::format_micros(w.checked_at)),
         future: mark.as_ref().map(|w| w.future.clone()).unwrap_or_default(),
+        first_load: mark
+            .as_ref()
+            .and_then(|w| w.first_load.as_ref())
+            .map(|tables| {
+                let done = tables
+                    .values()
+                    .filter(|t| **t == TableProgress::Done)
+                    .count();
+                (done, etl_contract::catalog::SOURCE_TABLES.len())
+            }),
         held_by: mark.and_then(|w| w.held_by),
         extract: recent(extracted.iter().map(|m| line(m, now)).collect()),
         transform: recent(transformed.iter().map(|m| line(m, now)).collect()),
@@ -444,8 +464,14 @@ pub fn render(verdict: &Verdict, status: &Status, colour: bool) -> String {
         let _ = writeln!(out, "  {reason}");
     }
     let _ = writeln!(out);
-    let _ = match (&status.watermark, status.lag_secs) {
-        (Some(mark), Some(lag)) => writeln!(out, "watermark {mark}  (lag {})", human(lag)),
+    let _ = match (&status.watermark, status.lag_secs, status.first_load) {
+        (Some(mark), _, Some((done, tables))) => writeln!(
+            out,
+            "watermark {mark}  (first load in progress: {done} of {tables} tables read whole)"
+        ),
+        (Some(mark), Some(lag), None) => {
+            writeln!(out, "watermark {mark}  (lag {})", human(lag))
+        }
         _ => writeln!(out, "watermark none: nothing extracted yet"),
     };
     if let Some(s) = &status.held_by {
@@ -541,6 +567,7 @@ mod tests {
             pending_lake: Vec::new(),
             quarantined: Vec::new(),
             future: BTreeMap::new(),
+            first_load: None,
         }
     }
 
@@ -571,6 +598,23 @@ mod tests {
         );
         assert!(
             text.contains("  lake      20261201T100000.000000Z-0a1b2c3d  rows        42"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_first_load_in_progress_is_stale_however_recent_its_horizon() {
+        let mut s = status(Some(5.0));
+        s.first_load = Some((4, 11));
+        let v = verdict(&s, SLO);
+        assert_eq!(v.health, Health::Stale);
+        assert_eq!(
+            v.reasons,
+            ["the first load is in progress: 4 of 11 source tables read whole"]
+        );
+        let text = render(&v, &s, false);
+        assert!(
+            text.contains("(first load in progress: 4 of 11 tables read whole)"),
             "{text}"
         );
     }

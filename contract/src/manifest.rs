@@ -48,6 +48,10 @@ impl std::fmt::Display for Stage {
 /// `(last_updated, table, primary key)` order. Many rows can share one `last_updated` (one bulk
 /// UPDATE stamps them all with its transaction's start), so a window may begin or end inside
 /// such a tie, at a [`TiePosition`] (docs/architecture.md §5).
+///
+/// A run of a first load ([`Window::keys`]) covers rows stamped at or before `to` too, but only
+/// those in its key ranges: a first load reads each table in primary-key order, which needs no
+/// sort of the whole source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     /// Exclusive; `None` is the beginning of time.
@@ -64,6 +68,19 @@ pub struct Window {
     /// `None`: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_tie: Option<TiePosition>,
+    /// A run of a first load: per table it holds rows of, the primary keys it covers (of the
+    /// rows stamped at or before `to`; `from` is then `None`). `None`: a window in time order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<BTreeMap<String, KeyRange>>,
+}
+
+/// The primary keys of one table a first-load run covers: `after < key <= last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRange {
+    /// Exclusive; `None`: from the table's first key.
+    pub after: Option<i64>,
+    /// Inclusive.
+    pub last: i64,
 }
 
 /// A place among the rows that share one `last_updated`: ordered by the table's place in the
@@ -306,6 +323,7 @@ mod tests {
                 from_tie: None,
                 to_tie: None,
                 from: None,
+                keys: None,
                 to: Utc.timestamp_micros(1_764_058_500_123_456).unwrap(),
             },
             tables,

@@ -11,14 +11,17 @@ use crate::layout::RunId;
 use crate::manifest::{BlockingSession, TiePosition};
 use crate::time::micros;
 
-/// Format 2 added [`Watermark::tie`]; a format 1 watermark is read as one without it.
-pub const WATERMARK_FORMAT: u32 = 2;
+/// Format 2 added [`Watermark::tie`], format 3 [`Watermark::first_load`]; older formats are
+/// read as a watermark without them. An older build refuses format 3: it would take a first
+/// load in progress for a complete one and skip the rest of it.
+pub const WATERMARK_FORMAT: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watermark {
     pub format: u32,
     /// Every source row with `last_updated < to` has landed, and those stamped exactly `to`
-    /// up to [`Watermark::tie`].
+    /// up to [`Watermark::tie`]; while [`Watermark::first_load`] is set, only the rows it
+    /// records of those stamped at or before `to`.
     #[serde(with = "micros")]
     pub to: DateTime<Utc>,
     /// Where the last run stopped inside the rows stamped exactly `to` (a tie larger than a
@@ -37,6 +40,21 @@ pub struct Watermark {
     /// (absent: none). Extract defers them until the clock passes their `last_updated`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub future: BTreeMap<String, FutureRows>,
+    /// A first load not yet complete: how far it has read each table, in primary-key order, of
+    /// the rows stamped at or before `to` (its snapshot's horizon). A table it does not name
+    /// has not been started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_load: Option<BTreeMap<String, TableProgress>>,
+}
+
+/// How far a first load has landed one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableProgress {
+    /// Every row with a primary key up to and including this one.
+    Through(i64),
+    /// All of it.
+    Done,
 }
 
 /// Rows of one table whose `last_updated` is ahead of the source's clock: a writer with a
@@ -52,7 +70,7 @@ pub struct FutureRows {
     pub alerted: bool,
 }
 
-/// A watermark of any format this build reads (1 and 2).
+/// A watermark of any format this build reads (1 to 3).
 pub fn parse(bytes: &[u8]) -> Result<Watermark, String> {
     let watermark: Watermark = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     if !(1..=WATERMARK_FORMAT).contains(&watermark.format) {
@@ -72,8 +90,9 @@ mod tests {
         let mark = parse(v1).unwrap();
         assert_eq!(mark.tie, None);
         assert!(mark.future.is_empty());
-        let v3 = String::from_utf8_lossy(v1).replace("\"format\":1", "\"format\":3");
-        assert_eq!(parse(v3.as_bytes()).unwrap_err(), "unknown format 3");
+        assert_eq!(mark.first_load, None);
+        let v4 = String::from_utf8_lossy(v1).replace("\"format\":1", "\"format\":4");
+        assert_eq!(parse(v4.as_bytes()).unwrap_err(), "unknown format 4");
 
         let tied = Watermark {
             format: WATERMARK_FORMAT,
@@ -85,5 +104,20 @@ mod tests {
         };
         let back = parse(&serde_json::to_vec(&tied).unwrap()).unwrap();
         assert_eq!(back, tied);
+
+        let loading = Watermark {
+            tie: None,
+            first_load: Some(BTreeMap::from([
+                ("address".to_owned(), TableProgress::Done),
+                ("payment".to_owned(), TableProgress::Through(41)),
+            ])),
+            ..tied
+        };
+        let json = serde_json::to_string(&loading).unwrap();
+        assert!(
+            json.contains(r#""first_load":{"address":"done","payment":{"through":41}}"#),
+            "{json}"
+        );
+        assert_eq!(parse(json.as_bytes()).unwrap(), loading);
     }
 }

@@ -1,4 +1,4 @@
-//! The tables' windows, read in parallel inside the coordinator's snapshot.
+//! The tables' reads, in parallel inside the coordinator's snapshot.
 //!
 //! Postgres sorts a table's window when its portal is first fetched, and the merge in
 //! `crate::run` needs every table's first row before it can write anything: read through one
@@ -6,7 +6,9 @@
 //! coordinator exports its snapshot (`pg_export_snapshot()`) and each reader connection imports
 //! it (`SET TRANSACTION SNAPSHOT`), so every reader sees exactly the coordinator's rows; the
 //! tables are spread over the readers by size, and each reader fetches the next batch of a
-//! table while the coordinator encodes the previous one.
+//! table while the coordinator encodes the previous one. A first load reads in primary-key
+//! order instead ([`Read::ByKey`], `crate::first_load`): the key's index gives that order
+//! without a sort.
 //!
 //! Memory: a table has at most [`READ_AHEAD`] batches in its channel, one being fetched and one
 //! being merged, each of `fetch_rows` rows, whatever the window's size.
@@ -38,16 +40,28 @@ type Batch = (Vec<Row>, bool);
 /// `tokio_postgres::Error`, cannot be sent to each of the reader's cursors).
 type Failure = Arc<Mutex<Option<ExtractError>>>;
 
-/// One table's window as a reader reads it.
+/// What one table's reader reads of the rows stamped at or before the snapshot's horizon.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Read {
+    /// The window after `from`, resumed inside a tie as `resume` says, in
+    /// `(last_updated, primary key)` order.
+    ByTime {
+        from: Option<DateTime<Utc>>,
+        resume: tie::Resume,
+    },
+    /// Every row with a primary key above `after`, in key order: a first load.
+    ByKey { after: Option<i64> },
+}
+
+/// One table's read as a reader reads it.
 struct Window {
     table: &'static SourceTable,
-    from: Option<NaiveDateTime>,
+    read: Read,
     to: NaiveDateTime,
-    resume: tie::Resume,
     batches: mpsc::Sender<Batch>,
 }
 
-/// One table's window as the merge consumes it: rows in `(last_updated, primary key)` order.
+/// One table's read as the coordinator consumes it, in the order of its [`Read`].
 pub(crate) struct Cursor {
     pub table: &'static SourceTable,
     pub encoder: RowEncoder,
@@ -96,6 +110,11 @@ impl Cursor {
     pub fn pop(&mut self) -> Option<(PgMicros, Row)> {
         self.buffer.pop_front()
     }
+
+    /// Whether every row of the read has been taken.
+    pub fn is_done(&self) -> bool {
+        self.drained && self.buffer.is_empty()
+    }
 }
 
 /// The readers of one invocation; dropping this stops them.
@@ -103,20 +122,16 @@ pub(crate) struct Readers {
     tasks: JoinSet<()>,
 }
 
-/// Where each table's window starts and ends.
-pub(crate) struct Bounds<'a> {
-    pub from: Option<DateTime<Utc>>,
-    pub to: DateTime<Utc>,
-    pub resume: &'a [tie::Resume],
-}
-
 /// Exports `tx`'s snapshot and starts one reader per client in `clients`, each in that
-/// snapshot, with the tables spread over them by size. The cursors come in `tables` order.
+/// snapshot, with the tables spread over them by size. `reads` says what to read of each table
+/// of `tables` (`None`: nothing, its cursor is done from the start) among the rows stamped at or
+/// before `to`. The cursors come in `tables` order.
 pub(crate) async fn start(
     tx: &Transaction<'_>,
     clients: Vec<Client>,
     tables: &'static [SourceTable],
-    bounds: Bounds<'_>,
+    reads: &[Option<Read>],
+    to: DateTime<Utc>,
     fetch_rows: i32,
 ) -> Result<(Readers, Vec<Cursor>), ExtractError> {
     let snapshot: String = tx
@@ -131,11 +146,13 @@ pub(crate) async fn start(
         .map_err(ExtractError::query("reading the source tables' sizes"))?;
     let pages: Vec<i64> = tables
         .iter()
-        .map(|t| {
-            sizes
+        .enumerate()
+        .map(|(i, t)| match reads.get(i) {
+            Some(Some(_)) => sizes
                 .iter()
                 .find(|r| r.get::<_, &str>(0) == t.name)
-                .map_or(0, |r| r.get(1))
+                .map_or(0, |r| r.get(1)),
+            _ => 0,
         })
         .collect();
 
@@ -145,22 +162,23 @@ pub(crate) async fn start(
     let mut cursors = Vec::with_capacity(tables.len());
     for (i, table) in tables.iter().enumerate() {
         let (sender, receiver) = mpsc::channel(READ_AHEAD);
+        let read = reads.get(i).copied().flatten();
         cursors.push(Cursor {
             table,
             encoder: RowEncoder::new(table),
             batches: receiver,
             failure: failure.clone(),
             buffer: VecDeque::new(),
-            drained: false,
+            drained: read.is_none(),
         });
-        let window = Window {
-            table,
-            from: bounds.from.map(|t| t.naive_utc()),
-            to: bounds.to.naive_utc(),
-            resume: bounds.resume[i],
-            batches: sender,
-        };
-        assigned[owners[i]].push(window);
+        if let Some(read) = read {
+            assigned[owners[i]].push(Window {
+                table,
+                read,
+                to: to.naive_utc(),
+                batches: sender,
+            });
+        }
     }
     let mut tasks = JoinSet::new();
     for (client, windows) in clients.into_iter().zip(assigned) {
@@ -269,24 +287,29 @@ pub(crate) async fn read_only_snapshot<'c>(
         .map_err(ExtractError::query(step))
 }
 
-/// Binds the window's query: Postgres plans it now and sorts at the first fetch.
+/// Binds the read's query: Postgres plans it now (and sorts a window at the first fetch).
 async fn bind(tx: &Transaction<'_>, window: &Window) -> Result<Portal, ExtractError> {
     let name = window.table.name;
+    let sql = match window.read {
+        Read::ByTime { .. } => sql::window_rows(window.table),
+        Read::ByKey { .. } => sql::first_load_rows(window.table),
+    };
     let statement = tx
-        .prepare(&sql::window_rows(window.table))
+        .prepare(&sql)
         .await
         .map_err(ExtractError::query(format!("preparing the read of {name}")))?;
-    tx.bind(
-        &statement,
-        &[
-            &window.from,
-            &window.to,
-            &window.resume.include_equal,
-            &window.resume.key_after,
-        ],
-    )
-    .await
-    .map_err(ExtractError::query(format!("opening the read of {name}")))
+    let bound = match window.read {
+        Read::ByTime { from, resume } => {
+            let from = from.map(|t| t.naive_utc());
+            tx.bind(
+                &statement,
+                &[&from, &window.to, &resume.include_equal, &resume.key_after],
+            )
+            .await
+        }
+        Read::ByKey { after } => tx.bind(&statement, &[&after, &window.to]).await,
+    };
+    bound.map_err(ExtractError::query(format!("opening the read of {name}")))
 }
 
 /// The cursor whose head row comes next in `last_updated` order, `None` when all are drained.
@@ -303,6 +326,27 @@ pub(crate) async fn next_cursor(cursors: &mut [Cursor]) -> Result<Option<usize>,
         }
     }
     Ok(best.map(|(_, i)| i))
+}
+
+/// The cursor to take the next row from, a batch at a time: the one whose turn it is while its
+/// batch lasts, then the next in `tables` order that has rows. `None` when all are done. The
+/// order depends only on the batches, so the runs do not depend on the number of readers.
+pub(crate) async fn next_in_turn(
+    cursors: &mut [Cursor],
+    turn: &mut usize,
+) -> Result<Option<usize>, ExtractError> {
+    if cursors.get(*turn).is_some_and(|c| !c.buffer.is_empty()) {
+        return Ok(Some(*turn));
+    }
+    for step in 1..=cursors.len() {
+        let i = (*turn + step) % cursors.len();
+        cursors[i].fill().await?;
+        if !cursors[i].buffer.is_empty() {
+            *turn = i;
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -22,17 +22,18 @@ use etl_contract::manifest::{
     BlockingSession, ExtractDetails, HorizonBasis, MANIFEST_FORMAT, Manifest, Stage, TiePosition,
     Window,
 };
-use etl_contract::watermark::{FutureRows, WATERMARK_FORMAT, Watermark};
+use etl_contract::watermark::{FutureRows, TableProgress, WATERMARK_FORMAT, Watermark};
 use futures_util::future::try_join_all;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 use tokio_postgres::{Client, Transaction};
 
 use crate::error::ExtractError;
+use crate::first_load;
 use crate::future::{self, Seen};
 use crate::horizon::{Horizon, Probe, horizon};
 use crate::parts::{self, PartWriter, Uploads};
-use crate::readers::{self, Bounds};
+use crate::readers::{self, Read};
 use crate::source::Source;
 use crate::sql;
 use crate::tie::{self, Position};
@@ -140,12 +141,6 @@ pub async fn extract(
 ) -> Result<ExtractOutcome, ExtractError> {
     let current = watermark::load(store).await?;
     let previous = current.watermark.clone();
-    // Where this invocation starts: the watermark's position, inside a tie or past it.
-    let start = previous.as_ref().map(|w| Position {
-        at: w.to,
-        tie: w.tie.clone(),
-    });
-    let from = start.as_ref().map(|s| s.at);
 
     // The probe must precede the snapshot (see `horizon`): it runs in its own transaction.
     let probe = probe(client).await?;
@@ -159,28 +154,90 @@ pub async fn extract(
         .as_ref()
         .map(|w| w.future.clone())
         .unwrap_or_default();
-    // The watermark's keeper, from this snapshot's future rows, and the tables to alert about.
-    let progress = |seen: &[Seen]| {
-        let assessment = assess_future(seen, &previous_future, options.lookback);
-        let state = Progress {
-            store,
-            version: current.version.clone(),
-            last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
-            tables: options.tables,
-            watermark: start.clone(),
-            held_by: horizon.held_by.clone(),
-            future: assessment.future,
-            recorded: false,
-            committed: options.committed.as_ref(),
-        };
-        (state, assessment.alert)
+    let mut state = Progress {
+        store,
+        version: current.version.clone(),
+        last_run_id: previous.as_ref().and_then(|w| w.last_run_id.clone()),
+        tables: options.tables,
+        // Where this invocation starts: the watermark's position, inside a tie or past it.
+        watermark: previous.as_ref().map(|w| Position {
+            at: w.to,
+            tie: w.tie.clone(),
+        }),
+        held_by: horizon.held_by.clone(),
+        future: BTreeMap::new(),
+        recorded: false,
+        committed: options.committed.as_ref(),
+        // With no watermark at all, this is the first load.
+        first_load: match &previous {
+            None => Some(BTreeMap::new()),
+            Some(w) => w.first_load.clone(),
+        },
     };
+    // The tables to alert about, once this snapshot's future rows are counted.
+    let mut alert = None;
+    let mut runs = Vec::new();
 
+    if let Some(progress) = state.first_load.clone() {
+        // A first load reads up to the horizon of the snapshot it began in, resumed or not:
+        // every row stamped at or before it was visible then, and still is.
+        let at = previous.as_ref().map_or(horizon.to, |w| w.to);
+        let clients = try_join_all((0..options.readers.max(1)).map(|_| source.connect())).await?;
+        let (readers, mut cursors) = readers::start(
+            &tx,
+            clients,
+            options.tables,
+            &first_load::reads(options.tables, &progress),
+            at,
+            options.fetch_rows,
+        )
+        .await?;
+        let seen = future_rows(&tx, options.tables, probe.probed_at).await?;
+        alert = Some(state.assess(&seen, &previous_future, options.lookback));
+        let details = ExtractDetails {
+            horizon_basis: horizon.basis,
+            read_from: None,
+            lookback_secs: options.lookback.as_secs(),
+            held_by: horizon.held_by.clone(),
+        };
+        let (uploads, queue) = parts::uploads();
+        let read = async {
+            let read =
+                first_load::read(options, &mut cursors, at, &details, &mut state, &uploads).await;
+            // The queue closes, and `upload` returns once the last part is written.
+            drop(uploads);
+            read
+        };
+        let ((loaded, stop), ()) = tokio::try_join!(read, parts::upload(store, queue))?;
+        drop(cursors);
+        readers.finish().await;
+        runs = loaded;
+        let stop = match stop {
+            Some(stop) => Some(stop),
+            // Complete: what changed after its horizon is a window like any other's.
+            None if horizon.to <= at => Some(if runs.is_empty() {
+                Stop::NothingNew
+            } else {
+                Stop::CaughtUp
+            }),
+            None => None,
+        };
+        if let Some(stop) = stop {
+            tx.commit()
+                .await
+                .map_err(ExtractError::query("closing the snapshot"))?;
+            let alert = alert.unwrap_or_default();
+            return Ok(state.outcome(runs, stop, horizon, alert));
+        }
+    }
+
+    let start = state.watermark.clone();
+    let from = start.as_ref().map(|s| s.at);
     if let Some(start) = start.as_ref().filter(|s| horizon.to <= s.at) {
         // An open transaction holds the horizon at or behind the watermark: nothing can be
         // read safely yet. Record the check so freshness reporting knows why.
         let seen = future_rows(&tx, options.tables, probe.probed_at).await?;
-        let (mut state, alert) = progress(&seen);
+        let alert = state.assess(&seen, &previous_future, options.lookback);
         let stop = match state.record(start.at, start.tie.clone()).await? {
             Advance::Advanced(_) => Stop::NothingNew,
             Advance::LostRace => Stop::LostRace,
@@ -188,7 +245,7 @@ pub async fn extract(
         tx.commit()
             .await
             .map_err(ExtractError::query("closing the snapshot"))?;
-        return Ok(state.outcome(Vec::new(), stop, horizon, alert));
+        return Ok(state.outcome(runs, stop, horizon, alert));
     }
 
     let lookback = chrono::Duration::from_std(options.lookback).unwrap_or_default();
@@ -200,33 +257,51 @@ pub async fn extract(
         held_by: horizon.held_by.clone(),
     };
 
-    let resume = tie::resume(
+    let reads: Vec<_> = tie::resume(
         options.tables,
         start.as_ref().and_then(|s| s.tie.as_ref()),
         lookback > chrono::Duration::zero(),
-    );
+    )
+    .into_iter()
+    .map(|resume| {
+        Some(Read::ByTime {
+            from: read_from,
+            resume,
+        })
+    })
+    .collect();
     let clients = try_join_all((0..options.readers.max(1)).map(|_| source.connect())).await?;
     let (readers, mut cursors) = readers::start(
         &tx,
         clients,
         options.tables,
-        Bounds {
-            from: read_from,
-            to: horizon.to,
-            resume: &resume,
-        },
+        &reads,
+        horizon.to,
         options.fetch_rows,
     )
     .await?;
     // Counting the future rows takes a scan of every table: the coordinator's connection does
-    // it while the readers sort their windows.
+    // it while the readers sort their windows (unless a first load counted them already).
     let (seen, _) = tokio::try_join!(
-        future_rows(&tx, options.tables, probe.probed_at),
+        async {
+            match alert {
+                Some(_) => Ok(None),
+                None => future_rows(&tx, options.tables, probe.probed_at)
+                    .await
+                    .map(Some),
+            }
+        },
         readers::next_cursor(&mut cursors)
     )?;
-    let (mut state, alert) = progress(&seen);
+    let alert = match (alert, seen) {
+        (Some(alert), _) => alert,
+        (None, seen) => state.assess(
+            &seen.unwrap_or_default(),
+            &previous_future,
+            options.lookback,
+        ),
+    };
 
-    let mut runs = Vec::new();
     let mut run: Option<OpenRun> = None;
     let mut line = Vec::new();
     // Where the next run starts: the watermark's position, then each cut's.
@@ -236,14 +311,15 @@ pub async fn extract(
         let stop = loop {
             let Some(i) = readers::next_cursor(&mut cursors).await? else {
                 // Every portal is drained: the last run reaches the horizon.
+                let to = Position {
+                    at: horizon.to,
+                    tie: None,
+                };
                 match run.take() {
                     Some(open) => match open
                         .commit(
-                            run_from,
-                            Position {
-                                at: horizon.to,
-                                tie: None,
-                            },
+                            time_window(run_from, &to),
+                            to,
                             &details,
                             &mut state,
                             &uploads,
@@ -314,7 +390,13 @@ pub async fn extract(
             }
             let Some(open) = run.take() else { continue };
             let Some(summary) = open
-                .commit(run_from.clone(), to.clone(), &details, &mut state, &uploads)
+                .commit(
+                    time_window(run_from.clone(), &to),
+                    to.clone(),
+                    &details,
+                    &mut state,
+                    &uploads,
+                )
                 .await?
             else {
                 break Stop::LostRace;
@@ -470,7 +552,7 @@ async fn check_drift(
 }
 
 /// The watermark as this invocation moves it.
-struct Progress<'a> {
+pub(crate) struct Progress<'a> {
     store: &'a dyn ObjectStore,
     version: Option<Version>,
     last_run_id: Option<RunId>,
@@ -482,9 +564,23 @@ struct Progress<'a> {
     /// Whether this invocation wrote the watermark at least once.
     recorded: bool,
     committed: Option<&'a UnboundedSender<RunId>>,
+    /// A first load's progress, recorded with the watermark until it is complete (`None`).
+    pub first_load: Option<BTreeMap<String, TableProgress>>,
 }
 
 impl Progress<'_> {
+    /// Takes this snapshot's future rows for the watermark; returns the tables to alert about.
+    fn assess(
+        &mut self,
+        seen: &[Seen],
+        previous: &BTreeMap<String, FutureRows>,
+        lookback: Duration,
+    ) -> Vec<String> {
+        let assessment = assess_future(seen, previous, lookback);
+        self.future = assessment.future;
+        assessment.alert
+    }
+
     fn outcome(
         self,
         runs: Vec<RunSummary>,
@@ -503,8 +599,9 @@ impl Progress<'_> {
         }
     }
 
-    /// Swaps the watermark to `(to, tie)` (never backwards), recording the check.
-    async fn record(
+    /// Swaps the watermark to `(to, tie)` (never backwards) with the first load's progress,
+    /// recording the check.
+    pub(crate) async fn record(
         &mut self,
         to: DateTime<Utc>,
         tie: Option<TiePosition>,
@@ -522,6 +619,7 @@ impl Progress<'_> {
             checked_at: Utc::now(),
             held_by: self.held_by.clone(),
             future: self.future.clone(),
+            first_load: self.first_load.clone(),
         };
         fail::fail_point!("extract::before_watermark");
         let advance = watermark::advance(self.store, &next, self.version.as_ref()).await?;
@@ -540,16 +638,27 @@ impl Progress<'_> {
     }
 }
 
+/// The window of a run read in time order, from one position to the next.
+fn time_window(from: Option<Position>, to: &Position) -> Window {
+    Window {
+        from: from.as_ref().map(|f| f.at),
+        from_tie: from.and_then(|f| f.tie),
+        to: to.at,
+        to_tie: to.tie.clone(),
+        keys: None,
+    }
+}
+
 /// A run being written.
-struct OpenRun {
-    run_id: RunId,
+pub(crate) struct OpenRun {
+    pub run_id: RunId,
     started: Instant,
-    writers: Vec<PartWriter>,
-    rows: u64,
+    pub writers: Vec<PartWriter>,
+    pub rows: u64,
 }
 
 impl OpenRun {
-    fn new(options: &ExtractOptions) -> Self {
+    pub(crate) fn new(options: &ExtractOptions) -> Self {
         OpenRun {
             run_id: RunId::new(Utc::now()),
             started: Instant::now(),
@@ -562,11 +671,11 @@ impl OpenRun {
         }
     }
 
-    /// Flushes the parts, writes the manifest (the commit point), then advances the watermark.
-    /// `None` when another extract advanced the watermark first.
-    async fn commit(
+    /// Flushes the parts, writes the manifest of `window` (the commit point), then advances
+    /// the watermark to `to`. `None` when another extract advanced the watermark first.
+    pub(crate) async fn commit(
         self,
-        from: Option<Position>,
+        window: Window,
         to: Position,
         details: &ExtractDetails,
         progress: &mut Progress<'_>,
@@ -588,12 +697,7 @@ impl OpenRun {
             run_id: self.run_id.clone(),
             stage: Stage::Extract,
             created_at: Utc::now(),
-            window: Window {
-                from: from.as_ref().map(|f| f.at),
-                from_tie: from.and_then(|f| f.tie),
-                to: to.at,
-                to_tie: to.tie.clone(),
-            },
+            window,
             tables,
             extract: Some(details.clone()),
             source: None,

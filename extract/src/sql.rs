@@ -19,6 +19,16 @@ fn selected(name: &str, ty: &ColumnType) -> String {
     }
 }
 
+/// Every column of the row aliased `t`, in the catalog's order.
+fn selected_columns(table: &SourceTable) -> String {
+    let values: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| selected(c.name, &c.ty))
+        .collect();
+    values.join(", ")
+}
+
 /// Rows of `table` with `$1 < last_updated <= $2` (`$1` NULL: from the beginning), as
 /// `(last_updated, primary key, the table's columns...)`, in `(last_updated, primary key)`
 /// order so runs can be cut anywhere and output is deterministic.
@@ -26,11 +36,6 @@ fn selected(name: &str, ty: &ColumnType) -> String {
 /// Rows stamped exactly `$1` are read too when `$3` is true, those with a key above `$4` only
 /// when `$4` is not NULL: how a window resumes inside a tie (docs/architecture.md §5).
 pub fn window_rows(table: &SourceTable) -> String {
-    let values: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| selected(c.name, &c.ty))
-        .collect();
     format!(
         "SELECT t.last_updated, t.{pk}::int8, {values} FROM {table} t \
          WHERE ($1::timestamp IS NULL OR t.last_updated > $1::timestamp \
@@ -39,7 +44,21 @@ pub fn window_rows(table: &SourceTable) -> String {
            AND t.last_updated <= $2::timestamp \
          ORDER BY t.last_updated, t.{pk}",
         table = quote(table.name),
-        values = values.join(", "),
+        values = selected_columns(table),
+        pk = quote(table.primary_key),
+    )
+}
+
+/// Rows of `table` with a primary key above `$1` (NULL: all) and `last_updated <= $2`, as
+/// `(last_updated, primary key, the table's columns...)`, in key order: a first load, which
+/// Postgres reads along the key's index instead of sorting the table.
+pub fn first_load_rows(table: &SourceTable) -> String {
+    format!(
+        "SELECT t.last_updated, t.{pk}::int8, {values} FROM {table} t \
+         WHERE ($1::int8 IS NULL OR t.{pk} > $1::int8) AND t.last_updated <= $2::timestamp \
+         ORDER BY t.{pk}",
+        table = quote(table.name),
+        values = selected_columns(table),
         pk = quote(table.primary_key),
     )
 }
@@ -99,6 +118,20 @@ pub const LIVE_COLUMNS: &str = "\
 mod tests {
     use super::*;
     use etl_contract::catalog::source_table;
+
+    #[test]
+    fn a_first_load_reads_in_key_order_after_a_key_up_to_the_horizon() {
+        let sql = first_load_rows(source_table("payment").unwrap());
+        assert!(
+            sql.starts_with(r#"SELECT t.last_updated, t."payment_id"::int8, t."payment_id", "#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#"WHERE ($1::int8 IS NULL OR t."payment_id" > $1::int8) AND t.last_updated <= $2::timestamp"#),
+            "{sql}"
+        );
+        assert!(sql.ends_with(r#"ORDER BY t."payment_id""#), "{sql}");
+    }
 
     #[test]
     fn window_query_selects_each_column_as_the_encoder_reads_it() {

@@ -67,6 +67,7 @@ async fn landing_run_of_format(
             from_tie: None,
             to_tie: None,
             from: None,
+            keys: None,
             to: chrono::Utc::now(),
         },
         tables,

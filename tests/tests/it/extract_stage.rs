@@ -7,7 +7,7 @@ use etl_adapters::retry::Backoff;
 use etl_adapters::store::{LocalStore, Retrying};
 use etl_adapters::{ObjectStore, watermark};
 use etl_contract::catalog::{Column, ColumnType, SourceTable};
-use etl_contract::layout::WATERMARK_KEY;
+use etl_contract::layout::{WATERMARK_KEY, manifest_key};
 use etl_contract::manifest::{HorizonBasis, Manifest};
 use etl_devtools::simulate::{SimulateOptions, simulate};
 use extract::{ExtractError, ExtractOptions, Stop};
@@ -333,17 +333,31 @@ async fn without_pg_read_all_stats_only_the_lookback_catches_late_commits() {
 async fn a_tie_of_ten_budgets_is_cut_into_bounded_runs_across_invocations_and_lands_exactly_once() {
     let (db, _) = seeded("x_ties", spec(3_000, 6)).await;
     let client = db.connect().await;
-    // 2,130 payments (every other one) share one last_updated, in the middle of the history, as
-    // one bulk UPDATE stamps them; a budget of 200 makes the tie more than ten runs.
+    let (_dir, store) = temp_store();
+    // The first load, then 2,130 payments (every other one) share one last_updated, as one
+    // bulk UPDATE stamps them; a budget of 200 makes the tie more than ten runs.
+    run_extract(&db.url, &store, &extract_options())
+        .await
+        .unwrap();
+    let first_load: BTreeSet<String> = store
+        .list("manifests/")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     let tied: i64 = scalar(
         &client,
-        "WITH t AS (UPDATE payment SET last_updated = '2024-06-03 07:55:00.123' \
+        "WITH t AS (UPDATE payment SET last_updated = now() AT TIME ZONE 'UTC' \
                     WHERE payment_id % 2 = 0 RETURNING 1) \
          SELECT count(*) FROM t",
     )
     .await;
     assert_eq!(tied, 2_130);
-    let (_dir, store) = temp_store();
+    let tie: String = client
+        .query_one("SELECT last_updated FROM payment WHERE payment_id = 2", &[])
+        .await
+        .map(|row| contract_time(row.get(0)))
+        .unwrap();
     let budget = 200;
     // Three runs per invocation: the watermark stops inside the tie, and each invocation
     // resumes there from a snapshot of its own.
@@ -373,14 +387,16 @@ async fn a_tie_of_ten_budgets_is_cut_into_bounded_runs_across_invocations_and_la
     let rows = landed(&store).await;
     let counts = version_counts(&rows);
     assert!(counts.values().all(|&n| n == 1), "a row landed twice");
-    assert_eq!(
-        counts.keys().cloned().collect::<BTreeSet<_>>(),
-        source_versions(&client, None).await,
-        "every row landed"
-    );
-    let tie = "2024-06-03T07:55:00.123000Z";
+    // Every current version landed; so did each tied payment's version before the UPDATE.
+    let current = source_versions(&client, None).await;
+    let landed_versions: BTreeSet<_> = counts.keys().cloned().collect();
+    assert!(current.is_subset(&landed_versions), "every row landed");
+    assert_eq!(landed_versions.len() - current.len(), tied as usize);
     let mut per_run: std::collections::BTreeMap<&str, usize> = Default::default();
-    for r in rows.iter().filter(|r| r.row["last_updated"] == tie) {
+    for r in rows
+        .iter()
+        .filter(|r| r.row["last_updated"] == tie.as_str())
+    {
         *per_run.entry(r.run_id.as_str()).or_default() += 1;
     }
     assert!(
@@ -388,7 +404,11 @@ async fn a_tie_of_ten_budgets_is_cut_into_bounded_runs_across_invocations_and_la
         "the tie went into {} runs",
         per_run.len()
     );
-    let manifests = manifests(&store).await;
+    let manifests: Vec<Manifest> = manifests(&store)
+        .await
+        .into_iter()
+        .filter(|m| !first_load.contains(&manifest_key(&m.run_id)))
+        .collect();
     for m in &manifests {
         assert!(
             m.total_rows() <= budget,
@@ -516,43 +536,77 @@ async fn microsecond_timestamps_round_trip_unchanged() {
             );
         }
     }
+    // A first load, in key order.
     assert_eq!(
         lines,
         [
-            r#"{"id":2,"stamp":null,"last_updated":"1999-12-31T12:00:00.500000Z"}"#,
             r#"{"id":1,"stamp":"2024-03-31T23:59:59.999999Z","last_updated":"2024-01-01T00:00:00.000001Z"}"#,
+            r#"{"id":2,"stamp":null,"last_updated":"1999-12-31T12:00:00.500000Z"}"#,
         ]
     );
 }
 
 #[tokio::test]
-async fn a_window_of_ten_budgets_yields_at_least_ten_bounded_runs() {
+async fn a_first_load_of_ten_budgets_is_read_by_key_in_bounded_runs_across_invocations() {
     let (db, report) = seeded("x_chunks", spec(1_500, 8)).await;
     let budget = report.total_rows() / 12;
     let (_dir, store) = temp_store();
     let options = ExtractOptions {
         row_budget: budget,
+        max_runs: Some(4),
         ..extract_options()
     };
-    let outcome = run_extract(&db.url, &store, &options).await.unwrap();
-    assert!(outcome.runs.len() >= 10, "{} runs", outcome.runs.len());
+    let mut runs = Vec::new();
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        let outcome = run_extract(&db.url, &store, &options).await.unwrap();
+        runs.extend(outcome.runs);
+        let mark = watermark::load(&store).await.unwrap().watermark.unwrap();
+        if outcome.stop == Stop::CaughtUp {
+            assert_eq!(mark.first_load, None, "a complete first load");
+            break;
+        }
+        assert_eq!(outcome.stop, Stop::RunLimit);
+        assert!(
+            mark.first_load.is_some(),
+            "the watermark keeps the progress"
+        );
+        assert!(invocations < 10, "extract does not converge");
+    }
+    assert!(runs.len() >= 10, "{} runs", runs.len());
+    assert!(invocations >= 3, "{invocations} invocations");
+
     let rows = landed(&store).await;
-    for run in &outcome.runs {
-        // No run exceeds the budget, ties or not.
-        let in_run = rows
+    let first = &runs[0].window;
+    // Per table, each run's keys start where the previous run's ended, up to one horizon.
+    let mut last_key: std::collections::BTreeMap<String, Option<i64>> = Default::default();
+    for run in &runs {
+        let in_run: Vec<_> = rows
             .iter()
             .filter(|r| r.run_id == run.run_id.as_str())
-            .count();
+            .collect();
         assert!(
-            in_run as u64 <= budget,
-            "run {} has {in_run} rows for a budget of {budget}",
+            in_run.len() as u64 <= budget,
+            "run {} has {} rows for a budget of {budget}",
             run.run_id,
+            in_run.len()
         );
-        // Windows chain: each run starts where the previous one ended.
-    }
-    for pair in outcome.runs.windows(2) {
-        assert_eq!(pair[1].window.from, Some(pair[0].window.to));
-        assert_eq!(pair[1].window.from_tie, pair[0].window.to_tie);
+        assert_eq!((run.window.from, run.window.to), (None, first.to));
+        let keys = run.window.keys.as_ref().expect("a first-load run");
+        for (table, range) in keys {
+            let last = last_key.entry(table.clone()).or_default();
+            assert_eq!(range.after, *last, "{table} in run {}", run.run_id);
+            *last = Some(range.last);
+        }
+        for row in in_run {
+            let (table, key, _) = row.version();
+            let range = keys[&table];
+            assert!(
+                range.after.is_none_or(|a| a < key) && key <= range.last,
+                "{table} {key}"
+            );
+        }
     }
     let counts = version_counts(&rows);
     assert!(counts.values().all(|&n| n == 1));
