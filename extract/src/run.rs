@@ -8,6 +8,10 @@
 //! the budget falls, inside a tie of equal `last_updated` too (`crate::tie`): a run never holds
 //! more than the budget, however many rows one bulk UPDATE stamped alike. Postgres sorts each
 //! table once per invocation, however many runs it yields.
+//!
+//! Until the first load is complete (no watermark yet, or one that records its progress), the
+//! invocation reads it first, by primary key (`crate::first_load`), and then the window after
+//! its horizon as above.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
