@@ -178,7 +178,7 @@ pub async fn extract(
             Some(w) => w.first_load.clone(),
         },
     };
-    // The tables to alert about, once this snapshot's future rows are counted.
+    // The tables to alert about, once a first load has counted this snapshot's future rows.
     let mut alert = None;
     let mut runs = Vec::new();
 
@@ -197,7 +197,7 @@ pub async fn extract(
         )
         .await?;
         let seen = future_rows(&tx, options.tables, probe.probed_at).await?;
-        alert = Some(state.assess(&seen, &previous_future, options.lookback));
+        let counted = state.assess(&seen, &previous_future, options.lookback);
         let details = ExtractDetails {
             horizon_basis: horizon.basis,
             read_from: None,
@@ -230,9 +230,9 @@ pub async fn extract(
             tx.commit()
                 .await
                 .map_err(ExtractError::query("closing the snapshot"))?;
-            let alert = alert.unwrap_or_default();
-            return Ok(state.outcome(runs, stop, horizon, alert));
+            return Ok(state.outcome(runs, stop, horizon, counted));
         }
+        alert = Some(counted);
     }
 
     let start = state.watermark.clone();
@@ -286,25 +286,18 @@ pub async fn extract(
     .await?;
     // Counting the future rows takes a scan of every table: the coordinator's connection does
     // it while the readers sort their windows (unless a first load counted them already).
-    let (seen, _) = tokio::try_join!(
+    let (alert, _) = tokio::try_join!(
         async {
             match alert {
-                Some(_) => Ok(None),
-                None => future_rows(&tx, options.tables, probe.probed_at)
-                    .await
-                    .map(Some),
+                Some(alert) => Ok(alert),
+                None => {
+                    let seen = future_rows(&tx, options.tables, probe.probed_at).await?;
+                    Ok(state.assess(&seen, &previous_future, options.lookback))
+                }
             }
         },
         readers::next_cursor(&mut cursors)
     )?;
-    let alert = match (alert, seen) {
-        (Some(alert), _) => alert,
-        (None, seen) => state.assess(
-            &seen.unwrap_or_default(),
-            &previous_future,
-            options.lookback,
-        ),
-    };
 
     let mut run: Option<OpenRun> = None;
     let mut line = Vec::new();

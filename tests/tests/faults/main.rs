@@ -33,18 +33,24 @@ use crate::support::{Pipeline, spec};
 pub(crate) async fn pipeline_with_changes(label: &str) -> Pipeline {
     let p = Pipeline::new(label, spec(300, 51)).await;
     p.run().await;
+    simulate_changes(&p, 5).await;
+    p
+}
+
+/// Sixty operations of live activity in the source (orders, settlements, edits of orders and
+/// dimensions), from the simulator's `seed`.
+async fn simulate_changes(p: &Pipeline, seed: u64) {
     let options = SimulateOptions {
         operations: Some(60),
         settle_rate: 0.3,
         order_edit_rate: 0.2,
         dimension_edit_rate: 0.2,
-        seed: 5,
+        seed,
         ..SimulateOptions::default()
     };
     simulate(&p.source.url, Duration::from_secs(5), &options)
         .await
         .unwrap();
-    p
 }
 
 /// Crashes the pipeline at `point` in the middle of its second cycle, then recovers with
@@ -203,17 +209,7 @@ async fn extract_between_two_runs_of_a_first_load() {
     assert!(!progress.is_empty(), "{progress:?}");
 
     // Rows read already and rows not read yet change before the first load resumes.
-    let options_changes = SimulateOptions {
-        operations: Some(60),
-        settle_rate: 0.3,
-        order_edit_rate: 0.2,
-        dimension_edit_rate: 0.2,
-        seed: 6,
-        ..SimulateOptions::default()
-    };
-    simulate(&p.source.url, Duration::from_secs(5), &options_changes)
-        .await
-        .unwrap();
+    simulate_changes(&p, 6).await;
 
     let invocations = recover(&p, &options).await;
     assert_eq!(
